@@ -1,0 +1,1 @@
+"""Flink job graphs and their entry points (each module has ``main()`` + argparse)."""

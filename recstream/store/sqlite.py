@@ -1,0 +1,95 @@
+"""Embedded default store on SQLite (standard library), WAL mode so readers
+(``recstream inspect``, downstream services) can read while the job writes."""
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Iterable
+
+from recstream.store.base import DeadLetter, FeatureRow, OnlineStore
+from schemas import read_text
+
+_UPSERT = """
+INSERT INTO user_features (user_id, event_time, state_seq, features, sequence, updated_at)
+VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT(user_id) DO UPDATE SET
+    event_time = excluded.event_time, state_seq = excluded.state_seq,
+    features = excluded.features, sequence = excluded.sequence, updated_at = excluded.updated_at
+WHERE (excluded.event_time, excluded.state_seq) > (user_features.event_time, user_features.state_seq)
+"""
+
+
+class SqliteStore(OnlineStore):
+    def __init__(self, path: str | Path, read_only: bool = False) -> None:
+        self.path = Path(path)
+        if read_only:
+            if not self.path.exists():
+                raise FileNotFoundError(f"store {self.path} does not exist (run `recstream run` first)")
+            self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = sqlite3.connect(self.path, timeout=30)
+            self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("PRAGMA synchronous=NORMAL")
+            self.conn.executescript(read_text("store_sqlite.sql"))
+            self.conn.commit()
+        self.conn.row_factory = sqlite3.Row
+
+    def upsert_features(self, rows: Iterable[FeatureRow]) -> int:
+        now = int(time.time() * 1000)
+        with self.conn:
+            before = self.conn.total_changes
+            self.conn.executemany(
+                _UPSERT, [(r.user_id, r.event_time, r.state_seq, r.features, r.sequence, now) for r in rows]
+            )
+            return self.conn.total_changes - before
+
+    def get_user_state(self, user_id: str) -> dict | None:
+        row = self.conn.execute("SELECT * FROM user_features WHERE user_id = ?", (user_id,)).fetchone()
+        return self._decode(row) if row else None
+
+    def iter_user_states(self):
+        for row in self.conn.execute("SELECT * FROM user_features ORDER BY user_id"):
+            yield self._decode(row)
+
+    @staticmethod
+    def _decode(row: sqlite3.Row) -> dict:
+        d = dict(row)
+        d["features"] = json.loads(d["features"])
+        d["sequence"] = json.loads(d["sequence"])
+        return d
+
+    def add_dead_letters(self, letters: Iterable[DeadLetter]) -> None:
+        now = int(time.time() * 1000)
+        with self.conn:
+            self.conn.executemany(
+                "INSERT INTO dead_letters (run_id, stage, reason, raw, recorded_at) VALUES (?, ?, ?, ?, ?)",
+                [(d.run_id, d.stage, d.reason, d.raw, now) for d in letters],
+            )
+
+    def dead_letters(self, run_id: str | None = None, limit: int = 100) -> list[dict]:
+        if run_id is None:
+            rows = self.conn.execute("SELECT * FROM dead_letters ORDER BY id LIMIT ?", (limit,))
+        else:
+            rows = self.conn.execute("SELECT * FROM dead_letters WHERE run_id = ? ORDER BY id LIMIT ?", (run_id, limit))
+        return [dict(r) for r in rows]
+
+    def set_run_stats(self, run_id: str, stats: dict[str, int]) -> None:
+        with self.conn:
+            self.conn.executemany(
+                "INSERT INTO run_stats (run_id, key, value) VALUES (?, ?, ?) "
+                "ON CONFLICT(run_id, key) DO UPDATE SET value = excluded.value",
+                [(run_id, k, int(v)) for k, v in stats.items()],
+            )
+
+    def run_stats(self, run_id: str) -> dict[str, int]:
+        rows = self.conn.execute("SELECT key, value FROM run_stats WHERE run_id = ?", (run_id,))
+        return {r["key"]: r["value"] for r in rows}
+
+    def count_users(self) -> int:
+        return self.conn.execute("SELECT COUNT(*) FROM user_features").fetchone()[0]
+
+    def close(self) -> None:
+        self.conn.close()

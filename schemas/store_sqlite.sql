@@ -1,0 +1,26 @@
+-- recstream embedded store (SQLite). Same data model as the Cassandra keyspace:
+-- one row per user for features, later one per user for model outputs, plus the
+-- dead-letter log and per-run counters.
+CREATE TABLE IF NOT EXISTS user_features (
+    user_id     TEXT PRIMARY KEY,
+    event_time  INTEGER NOT NULL,   -- newest event time folded into this state (epoch ms)
+    state_seq   INTEGER NOT NULL,   -- events applied to the user's state; orders equal event times
+    features    TEXT NOT NULL,      -- JSON object
+    sequence    TEXT NOT NULL,      -- JSON list of {item_id, event_type, event_time}, oldest first
+    updated_at  INTEGER NOT NULL    -- wall clock of the write (epoch ms)
+);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id      TEXT NOT NULL,
+    stage       TEXT NOT NULL,      -- 'parse' (invalid payload) or 'late' (behind allowed lateness)
+    reason      TEXT NOT NULL,
+    raw         TEXT NOT NULL,
+    recorded_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dead_letters_run ON dead_letters (run_id, stage);
+CREATE TABLE IF NOT EXISTS run_stats (
+    run_id      TEXT NOT NULL,
+    key         TEXT NOT NULL,
+    value       INTEGER NOT NULL,
+    PRIMARY KEY (run_id, key)
+);

@@ -1,0 +1,1 @@
+"""Thin PyFlink function wrappers around the framework-free logic in ``udfs``."""
