@@ -26,8 +26,13 @@ from recstream.config import RecstreamConfig, load_config
 DISCARD = "org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink"
 
 
-def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str) -> None:
-    """Attach the feature pipeline to ``raw_stream`` (a DataStream of raw payload strings)."""
+def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str, source_parallelism: int) -> None:
+    """Attach the feature pipeline to ``raw_stream`` (a DataStream of raw payload strings).
+
+    The parse operator runs at the source's parallelism so it chains to the source
+    (forward): each user's events keep their source order (Kafka: key = user id) all
+    the way to the keyed fold, which makes the result independent of parallelism.
+    """
     from pyflink.common import Types
     from pyflink.datastream.connectors import Sink
     from pyflink.table import DataTypes, Schema
@@ -40,7 +45,8 @@ def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str)
     params = cfg.features.params()
     store_path = str(cfg.store.sqlite.path.resolve())
 
-    parsed = raw_stream.process(ParseEvent(), output_type=PARSED).name("parse-validate").uid("parse-validate")
+    parsed = (raw_stream.process(ParseEvent(), output_type=PARSED)
+              .name("parse-validate").uid("parse-validate").set_parallelism(source_parallelism))
     dead_parse = parsed.get_side_output(DEAD_TAG)
 
     schema = (
@@ -85,7 +91,7 @@ def file_source_stream(env, path: Path):
 
     source = FileSource.for_record_stream_format(StreamFormat.text_line_format(), str(Path(path).resolve())).build()
     # One file = one split = one reader, so arrival order per user is the file order.
-    return env.from_source(source, WatermarkStrategy.no_watermarks(), "replay-file").set_parallelism(1)
+    return env.from_source(source, WatermarkStrategy.no_watermarks(), "replay-file").set_parallelism(1), 1
 
 
 def execute_file_job(cfg: RecstreamConfig, input_path: Path, run_id: str, detached: bool = False):
@@ -94,8 +100,8 @@ def execute_file_job(cfg: RecstreamConfig, input_path: Path, run_id: str, detach
     from flink_jobs.environment import create_environments
 
     env, t_env = create_environments(cfg)
-    raw = file_source_stream(env, input_path)
-    build_feature_job(env, t_env, cfg, raw, run_id)
+    raw, source_parallelism = file_source_stream(env, input_path)
+    build_feature_job(env, t_env, cfg, raw, run_id, source_parallelism)
     if detached:
         return env.execute_async(cfg.job.name)
     return env.execute(cfg.job.name)

@@ -32,7 +32,7 @@ class UserState:
 
     def __init__(self, params: FeatureParams) -> None:
         n = len(EVENT_TYPES)
-        self.seq = 0  # events applied; orders store writes with equal event time
+        self.seq = 0  # events seen (applied + late); orders store writes with equal event time
         self.late = 0
         self.first_ts = None
         self.last_ts = None
@@ -52,13 +52,13 @@ class UserState:
     def apply(self, event: dict, params: FeatureParams) -> bool:
         """Fold a validated event in. Returns False (and counts it) when it is late."""
         ts = event["event_time"]
+        self.seq += 1
         if self.last_ts is not None and ts < self.last_ts - params.allowed_lateness_ms:
             self.late += 1
             return False
         etype = event["event_type"]
         t = TYPE_INDEX[etype]
         dwell = event.get("dwell_ms") or 0
-        self.seq += 1
         if self.last_ts is None:
             self.first_ts = self.last_ts = ts
         elif ts > self.last_ts:

@@ -61,11 +61,12 @@ class FoldUserState(KeyedProcessFunction):
             self.batch_size.update(applied)
         if applied:
             self.applied.inc(applied)
-            self.state.update(state)
-            yield Row(
-                user_id, state.last_ts, state.seq, applied,
-                json.dumps(state.features(params), separators=(",", ":")),
-                json.dumps(state.sequence_snapshot(), separators=(",", ":")),
-            )
+        # late-only batches still change state (its late counter), so always write and emit
+        self.state.update(state)
+        yield Row(
+            user_id, state.last_ts, state.seq, applied,
+            json.dumps(state.features(params), separators=(",", ":")),
+            json.dumps(state.sequence_snapshot(), separators=(",", ":")),
+        )
         if applied < row[2]:
             self.late.inc(row[2] - applied)

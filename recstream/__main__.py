@@ -1,0 +1,4 @@
+"""``python -m recstream`` == the ``recstream`` command."""
+from recstream.cli import app
+
+app()

@@ -1,0 +1,148 @@
+"""The ``recstream`` command line."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from recstream.config import ConfigError, load_config
+
+app = typer.Typer(help="Real-time recommender features and interest-model inference on Apache Flink.",
+                  no_args_is_help=True, add_completion=False)
+inspect_app = typer.Typer(help="Read what the job stored.", no_args_is_help=True)
+app.add_typer(inspect_app, name="inspect")
+console = Console()
+err = Console(stderr=True)
+
+ConfigOpt = typer.Option(None, "--config", "-c", help="YAML config file (repeatable; later wins)")
+SetOpt = typer.Option(None, "--set", "-s", help="override a config key, e.g. --set job.parallelism=2")
+
+
+def _config(config: Optional[List[Path]], overrides: Optional[List[str]], extra: list[str] = ()):
+    try:
+        return load_config(config or [], list(overrides or []) + list(extra))
+    except ConfigError as exc:
+        err.print(f"[red]config error:[/red] {exc}")
+        raise typer.Exit(2)
+
+
+@app.command()
+def run(
+    source: Optional[str] = typer.Option(None, help="synthetic | movielens | file (default: config, synthetic)"),
+    input: Optional[Path] = typer.Option(None, "--input", "-i", help="replay file of raw JSON events, one per line"),
+    events: Optional[int] = typer.Option(None, help="synthetic: number of events to generate"),
+    store: Optional[Path] = typer.Option(None, help="SQLite store path"),
+    config: Optional[List[Path]] = ConfigOpt,
+    overrides: Optional[List[str]] = SetOpt,
+    json_out: bool = typer.Option(False, "--json", help="print the summary as JSON"),
+):
+    """Run the feature job in Flink's local mini-cluster and print a summary."""
+    extra = []
+    if source:
+        extra.append(f"source.kind={source}")
+    if events:
+        extra.append(f"source.synthetic.events={events}")
+    if store:
+        extra.append(f"store.sqlite.path={store}")
+    cfg = _config(config, overrides, extra)
+    from recstream.flink_env import JavaNotFoundError
+    from recstream.runner import JobFailed, prepare_input, run_local
+
+    try:
+        path, total = prepare_input(cfg, input)
+        with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} events"),
+                      TimeElapsedColumn(), console=err, transient=json_out) as progress:
+            task = progress.add_task("starting Flink", total=total)
+
+            def on_progress(p):
+                done = p.get("events_applied", 0) + p.get("dead_parse", 0) + p.get("dead_late", 0)
+                progress.update(task, completed=done, description="processing" if done else "starting Flink")
+
+            summary = run_local(cfg, path, on_progress=on_progress)
+    except (JavaNotFoundError, FileNotFoundError, ValueError, JobFailed) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1)
+    data = {
+        "run_id": summary.run_id, "status": summary.job_status, "input": str(summary.input_path),
+        "events_in": summary.events_in, "events_applied": summary.events_applied,
+        "dead_lettered": summary.dead_lettered, "dead_parse": summary.dead_parse, "dead_late": summary.dead_late,
+        "users_updated": summary.users_updated, "feature_rows": summary.feature_rows,
+        "wall_s": round(summary.wall_s, 2), "job_net_runtime_s": summary.job_net_runtime_s,
+        "store": str(cfg.store.sqlite.path),
+    }
+    if json_out:
+        print(json.dumps(data))
+    else:
+        table = Table(title=f"recstream run {summary.run_id}", show_header=False)
+        for k, v in data.items():
+            table.add_row(k, str(v))
+        console.print(table)
+    if summary.accounted != summary.events_in:
+        err.print(f"[red]events in ({summary.events_in}) != applied + dead-lettered ({summary.accounted})[/red]")
+        raise typer.Exit(3)
+    if summary.job_status != "FINISHED":
+        raise typer.Exit(1)
+
+
+@app.command()
+def generate(
+    out: Path = typer.Argument(..., help="output file (one raw JSON event per line)"),
+    config: Optional[List[Path]] = ConfigOpt,
+    overrides: Optional[List[str]] = SetOpt,
+):
+    """Write the configured source (synthetic or MovieLens) as a replay file."""
+    cfg = _config(config, overrides)
+    from recstream.replay import write_replay_file
+
+    n = write_replay_file(cfg, out)
+    console.print(f"wrote {n} events to {out}")
+
+
+@inspect_app.command("user")
+def inspect_user(
+    user_id: str,
+    config: Optional[List[Path]] = ConfigOpt,
+    overrides: Optional[List[str]] = SetOpt,
+    store: Optional[Path] = typer.Option(None, help="SQLite store path"),
+):
+    """Print a user's stored features and sequence as JSON."""
+    cfg = _config(config, overrides, [f"store.sqlite.path={store}"] if store else [])
+    from recstream.store import open_store
+
+    try:
+        st = open_store(cfg.store, read_only=True)
+    except FileNotFoundError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(1)
+    with st:
+        state = st.get_user_state(user_id)
+    if state is None:
+        err.print(f"user {user_id!r} not found in {cfg.store.sqlite.path}")
+        raise typer.Exit(1)
+    console.print_json(json.dumps(state))
+
+
+@inspect_app.command("dead-letters")
+def inspect_dead_letters(
+    run_id: Optional[str] = typer.Option(None, help="only this run"),
+    limit: int = typer.Option(20),
+    config: Optional[List[Path]] = ConfigOpt,
+    overrides: Optional[List[str]] = SetOpt,
+):
+    """Print dead-lettered events with their reasons."""
+    cfg = _config(config, overrides)
+    from recstream.store import open_store
+
+    with open_store(cfg.store, read_only=True) as st:
+        for d in st.dead_letters(run_id, limit):
+            console.print(f"[yellow]{d['stage']}[/yellow] {d['reason']}\n    {d['raw'][:200]}")
+
+
+def main() -> None:  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,127 @@
+"""Run the feature job in the local mini-cluster, with progress and a summary."""
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from recstream.config import RecstreamConfig
+from recstream.replay import count_lines, write_replay_file
+from recstream.store.sqlite import SqliteStore
+
+
+class JobFailed(RuntimeError):
+    def __init__(self, run_id: str, cause: BaseException):
+        super().__init__(f"job run {run_id} failed: {_root_cause(cause)}")
+        self.run_id = run_id
+        self.cause = cause
+
+
+def _root_cause(exc: BaseException) -> str:
+    text = str(exc)
+    causes = [l.strip() for l in text.splitlines() if l.strip().startswith("Caused by:")]
+    return causes[-1] if causes else text.splitlines()[0] if text else type(exc).__name__
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    input_path: Path
+    events_in: int
+    events_applied: int = 0
+    dead_parse: int = 0
+    dead_late: int = 0
+    users_updated: int = 0
+    feature_rows: int = 0
+    job_status: str = "UNKNOWN"
+    wall_s: float = 0.0
+    job_net_runtime_s: float | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def dead_lettered(self) -> int:
+        return self.dead_parse + self.dead_late
+
+    @property
+    def accounted(self) -> int:
+        return self.events_applied + self.dead_lettered
+
+
+def _sum_stats(stats: dict[str, int], key: str) -> int:
+    return sum(v for k, v in stats.items() if k.split(".")[0] == key)
+
+
+def read_progress(store_path: Path, run_id: str) -> dict[str, int]:
+    if not store_path.exists():
+        return {}
+    try:
+        store = SqliteStore(store_path, read_only=True)
+    except Exception:
+        return {}
+    try:
+        stats = store.run_stats(run_id)
+    except Exception:
+        return {}
+    finally:
+        store.close()
+    keys = ("events_applied", "dead_parse", "dead_late", "users_updated", "feature_rows", "finished")
+    return {k: _sum_stats(stats, k) for k in keys}
+
+
+def prepare_input(cfg: RecstreamConfig, input_path: Path | None = None) -> tuple[Path, int]:
+    if input_path is None and cfg.source.kind == "file":
+        input_path = cfg.source.file.path
+    if input_path is not None:
+        if not Path(input_path).exists():
+            raise FileNotFoundError(f"input file {input_path} not found")
+        return Path(input_path), count_lines(Path(input_path))
+    path = cfg.job.work_dir / f"replay-{cfg.source.kind}.jsonl"
+    return path, write_replay_file(cfg, path)
+
+
+def run_local(
+    cfg: RecstreamConfig,
+    input_path: Path | None = None,
+    on_progress: Callable[[dict[str, int]], None] | None = None,
+    poll_s: float = 0.5,
+) -> RunSummary:
+    from flink_jobs.feature_job import execute_file_job
+
+    path, n_lines = prepare_input(cfg, input_path)
+    run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    store_path = cfg.store.sqlite.path.resolve()
+    SqliteStore(store_path).close()  # create schema before readers poll it
+    t0 = time.monotonic()
+    # execute() blocks until the job ends; run it in a thread and poll the store for progress
+    # (the local MiniCluster shuts down right after the job, so JobClient polling is unreliable).
+    outcome: dict = {}
+
+    def _execute():
+        try:
+            outcome["result"] = execute_file_job(cfg, path, run_id)
+        except BaseException as exc:  # surfaced below
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=_execute, name="flink-execute", daemon=True)
+    worker.start()
+    while worker.is_alive():
+        worker.join(poll_s)
+        if on_progress:
+            on_progress(read_progress(store_path, run_id))
+    if "error" in outcome:
+        raise JobFailed(run_id, outcome["error"])
+    status = "FINISHED"
+    net = outcome["result"].get_net_runtime() / 1000.0
+    wall = time.monotonic() - t0
+    p = read_progress(store_path, run_id)
+    if on_progress:
+        on_progress(p)
+    return RunSummary(
+        run_id=run_id, input_path=path, events_in=n_lines, events_applied=p.get("events_applied", 0),
+        dead_parse=p.get("dead_parse", 0), dead_late=p.get("dead_late", 0),
+        users_updated=p.get("users_updated", 0), feature_rows=p.get("feature_rows", 0),
+        job_status=status, wall_s=wall, job_net_runtime_s=net,
+    )

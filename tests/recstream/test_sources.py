@@ -1,0 +1,81 @@
+import json
+from collections import Counter
+
+import pytest
+
+from recstream.sources import movielens, synthetic
+from udfs.events import try_parse_event
+
+SMALL = synthetic.SyntheticSpec(seed=3, n_users=80, n_items=300, n_events=3000, bot_users=2,
+                                late_fraction=0.03, malformed_fraction=0.02)
+
+
+def test_synthetic_is_seeded_and_has_every_ingredient():
+    a = list(synthetic.replay_lines(SMALL))
+    assert a == list(synthetic.replay_lines(SMALL))
+    assert a != list(synthetic.replay_lines(synthetic.SyntheticSpec(**{**SMALL.__dict__, "seed": 4})))
+    parsed = [try_parse_event(x) for x in a]
+    bad = [r for e, r in parsed if e is None]
+    good = [e for e, r in parsed if e is not None]
+    assert 0.01 * len(a) < len(bad) < 0.04 * len(a)
+    assert {e["event_type"] for e in good} >= {"view", "click", "purchase", "rating"}
+    per_user = Counter(e["user_id"] for e in good)
+    assert per_user["u00000"] > 10 * (sum(per_user.values()) / len(per_user))  # bots are heavy
+    items = Counter(e["item_id"] for e in good if not e["user_id"] in ("u00000", "u00001"))
+    top = items.most_common(10)
+    assert top[0][1] > 5 * (sum(items.values()) / len(items))  # Zipf head
+    # arrival order is mostly event-time order, with some events far behind
+    times = [e["event_time"] for e in good]
+    running_max, behind = 0, 0
+    for t in times:
+        if t < running_max - 3_600_000:
+            behind += 1
+        running_max = max(running_max, t)
+    assert behind > 0.01 * len(good)
+
+
+def test_synthetic_interests_drift():
+    events = synthetic.generate_events(synthetic.SyntheticSpec(seed=5, n_users=30, n_events=6000, bot_users=0))
+    by_user = {}
+    for e in events:
+        by_user.setdefault(e["user_id"], []).append(e["category"])
+    changed = 0
+    for cats in by_user.values():
+        if len(cats) >= 40:
+            first, last = Counter(cats[:20]).most_common(1)[0][0], Counter(cats[-20:]).most_common(1)[0][0]
+            changed += first != last
+    assert changed >= 1
+
+
+def _write_ml(tmp_path, data_lines, item_lines):
+    (tmp_path / "u.data").write_text("".join(data_lines))
+    (tmp_path / "u.item").write_text("".join(item_lines), encoding="latin-1")
+
+
+def test_movielens_loader_on_fixture(tmp_path):
+    flags = ["0"] * 19
+    f1 = flags.copy(); f1[1] = f1[5] = "1"  # Action, Comedy
+    _write_ml(tmp_path, ["1\t10\t4\t900\n", "2\t11\t2\t800\n"],
+              ["10|Movie A (1995)|01-Jan-1995||http://x|" + "|".join(f1) + "\n",
+               "11|Movie B (1995)|01-Jan-1995||http://x|" + "|".join(flags) + "\n"])
+    events = movielens.load_events(tmp_path)
+    assert [e["event_time"] for e in events] == [800_000, 900_000]
+    assert events[1]["category"] == "Action" and events[1]["tags"] == ["Action", "Comedy"]
+    assert events[0]["tags"] == ["unknown"] and events[0]["rating"] == 2.0
+    lines = list(movielens.replay_lines(tmp_path, repeat=2))
+    assert len(lines) == 4 and all(try_parse_event(x)[0] for x in lines)
+    assert json.loads(lines[2])["event_time"] > json.loads(lines[1])["event_time"]
+
+
+def test_movielens_errors_name_the_file(tmp_path):
+    with pytest.raises(movielens.MovieLensError, match="u.data"):
+        movielens.load_events(tmp_path)
+    _write_ml(tmp_path, ["1\t10\t4\n"], [])
+    with pytest.raises(movielens.MovieLensError, match=r"u.data:1: expected 4 fields"):
+        movielens.load_events(tmp_path)
+
+
+def test_movielens_real_data(ml100k_dir):
+    events = movielens.load_events(ml100k_dir)
+    assert len(events) == 100_000 and len({e["user_id"] for e in events}) == 943
+    assert all(try_parse_event(json.dumps(e))[0] for e in events[:1000])
