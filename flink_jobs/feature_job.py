@@ -1,17 +1,18 @@
-"""The feature job: raw events → validate → per-user micro-batches → keyed state → store.
+"""The feature job: raw events → per-user micro-batches → validate + fold into keyed state → store.
 
 Graph::
 
-    source (raw JSON lines) ─ parse/validate (Python) ─┬─ dead letters ───────────┐
-                                                       └─ TUMBLE per user (Java SQL, arrival time)
-                                                           └─ fold into keyed UserState (Python)
-                                                               ├─ late events ─────┤→ dead-letter writer
-                                                               └─ feature rows ────→ store writer
+    source (raw payloads) ─ Flink SQL (Java): user_id = JSON_VALUE(payload), TUMBLE per user
+        └─ validate + fold into keyed UserState (Python, one call per user batch)
+              ├─ dead letters: invalid + late events ─→ dead-letter writer
+              └─ feature rows ────────────────────────→ store writer
 
-Why micro-batches: a Python keyed operator costs ~90 µs per call on a 2-core box
-(measured, see bench/README.md), so the Java window groups each user's events that
-arrive within ``job.micro_batch_ms`` into one call. Event-time semantics (windows,
-decay, lateness) are computed inside the user's state from each event's own time.
+Why micro-batches in Java before any Python: on a 2-core box a PyFlink Python
+function costs ~50 µs per call in thread mode before it does any work (measured,
+see bench/README.md), so per-event Python calls cap the job near 10k events/s.
+Flink SQL groups each user's events that arrive within ``job.micro_batch_ms`` into
+one call. Event-time semantics (sliding windows, decay, lateness) are computed in
+the user's state from each event's own time, so batching never changes results.
 
 Run directly: ``python -m flink_jobs.feature_job --input events.jsonl``.
 """
@@ -26,63 +27,74 @@ from recstream.config import RecstreamConfig, load_config
 DISCARD = "org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink"
 
 
-def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str, source_parallelism: int) -> None:
+def micro_batch_table(t_env, raw_stream, cfg: RecstreamConfig, bounded: bool):
+    """Table (user_id, payloads, n): each user's raw payloads per micro-batch window.
+
+    Bounded inputs batch on an arrival-time rowtime so the final watermark flushes
+    every window at end of input; unbounded ones (Kafka) on processing time so a
+    batch closes on time even when the topic goes quiet.
+    """
+    from pyflink.table import DataTypes, Schema
+
+    builder = Schema.new_builder().column("f0", DataTypes.STRING())
+    if bounded:
+        delay_s = cfg.job.arrival_watermark_delay_ms / 1000.0
+        builder = (builder.column_by_expression("batch_time", "CAST(CURRENT_TIMESTAMP AS TIMESTAMP_LTZ(3))")
+                   .watermark("batch_time", f"batch_time - INTERVAL '{delay_s:.3f}' SECOND"))
+    else:
+        builder = builder.column_by_expression("batch_time", "PROCTIME()")
+    view = f"raw_events_{id(raw_stream)}"
+    t_env.create_temporary_view(view, t_env.from_data_stream(raw_stream, builder.build()))
+    batch_s = cfg.job.micro_batch_ms / 1000.0
+    # Valid JSON never holds a raw newline outside whitespace, so newline is a safe separator.
+    t_env.create_temporary_view(f"{view}_keyed", t_env.sql_query(
+        "SELECT COALESCE(JSON_VALUE(f0, '$.user_id'), '') AS user_id, "
+        f"REPLACE(REPLACE(f0, CHR(13), ' '), CHR(10), ' ') AS payload, batch_time FROM {view}"))
+    return t_env.sql_query(
+        "SELECT user_id, LISTAGG(payload, '\n') AS payloads, COUNT(*) AS n "
+        f"FROM TABLE(TUMBLE(TABLE {view}_keyed, DESCRIPTOR(batch_time), INTERVAL '{batch_s:.3f}' SECOND)) "
+        "GROUP BY user_id, window_start, window_end"
+    )
+
+
+def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str,
+                      source_parallelism: int, bounded: bool):
     """Attach the feature pipeline to ``raw_stream`` (a DataStream of raw payload strings).
 
-    The parse operator runs at the source's parallelism so it chains to the source
-    (forward): each user's events keep their source order (Kafka: key = user id) all
-    the way to the keyed fold, which makes the result independent of parallelism.
+    The SQL part runs at the source's parallelism so it chains to the source
+    (forward): each user's events keep their source order (Kafka: key = user id)
+    up to the keyed fold, which makes the result independent of parallelism.
+    Returns the feature-row stream (for operators added by later stages).
     """
     from pyflink.common import Types
     from pyflink.datastream.connectors import Sink
-    from pyflink.table import DataTypes, Schema
 
     from udfs.flink.fold import FoldUserState
-    from udfs.flink.parse import ParseEvent
     from udfs.flink.sink import DeadLetterWriter, FeatureWriter
-    from udfs.flink.types import DEAD_TAG, FEATURES, PARSED
+    from udfs.flink.types import DEAD_TAG, FEATURES
 
+    t_env.get_config().set("table.exec.resource.default-parallelism", str(source_parallelism))
     params = cfg.features.params()
     store_path = str(cfg.store.sqlite.path.resolve())
-
-    parsed = (raw_stream.process(ParseEvent(), output_type=PARSED)
-              .name("parse-validate").uid("parse-validate").set_parallelism(source_parallelism))
-    dead_parse = parsed.get_side_output(DEAD_TAG)
-
-    schema = (
-        Schema.new_builder()
-        .column("user_id", DataTypes.STRING())
-        .column("arrival_ms", DataTypes.BIGINT())
-        .column("payload", DataTypes.STRING())
-        .column_by_expression("arrival", "TO_TIMESTAMP_LTZ(arrival_ms, 3)")
-        .watermark("arrival", "arrival")
-        .build()
-    )
-    t_env.create_temporary_view("valid_events", t_env.from_data_stream(parsed, schema))
-    batch_s = cfg.job.micro_batch_ms / 1000.0
-    batches = t_env.sql_query(
-        "SELECT user_id, LISTAGG(payload, '\n') AS payloads, COUNT(*) AS n "
-        f"FROM TABLE(TUMBLE(TABLE valid_events, DESCRIPTOR(arrival), INTERVAL '{batch_s:.3f}' SECOND)) "
-        "GROUP BY user_id, window_start, window_end"
-    )
-    batch_stream = t_env.to_data_stream(batches)
+    batch_stream = t_env.to_data_stream(micro_batch_table(t_env, raw_stream, cfg, bounded))
 
     ttl_ms = int(cfg.job.state_ttl_days * 86_400_000)
     features = (
         batch_stream.key_by(lambda r: r[0], key_type=Types.STRING())
         .process(FoldUserState(params, ttl_ms), output_type=FEATURES)
-        .name("fold-user-state")
+        .name("validate-fold-user-state")
         .uid("fold-user-state")
     )
-    late = features.get_side_output(DEAD_TAG)
+    dead = features.get_side_output(DEAD_TAG)
 
     discard = Sink(DISCARD)
     (features.map(FeatureWriter(store_path, run_id), output_type=Types.INT())
      .name("store-features").uid("store-features").set_parallelism(1)
      .sink_to(discard).name("discard-features"))
-    (dead_parse.union(late).map(DeadLetterWriter(store_path, run_id), output_type=Types.INT())
+    (dead.map(DeadLetterWriter(store_path, run_id), output_type=Types.INT())
      .name("store-dead-letters").uid("store-dead-letters").set_parallelism(1)
      .sink_to(discard).name("discard-dead-letters"))
+    return features
 
 
 def file_source_stream(env, path: Path):
@@ -101,7 +113,7 @@ def execute_file_job(cfg: RecstreamConfig, input_path: Path, run_id: str, detach
 
     env, t_env = create_environments(cfg)
     raw, source_parallelism = file_source_stream(env, input_path)
-    build_feature_job(env, t_env, cfg, raw, run_id, source_parallelism)
+    build_feature_job(env, t_env, cfg, raw, run_id, source_parallelism, bounded=True)
     if detached:
         return env.execute_async(cfg.job.name)
     return env.execute(cfg.job.name)

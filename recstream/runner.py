@@ -22,8 +22,12 @@ class JobFailed(RuntimeError):
 
 def _root_cause(exc: BaseException) -> str:
     text = str(exc)
-    causes = [l.strip() for l in text.splitlines() if l.strip().startswith("Caused by:")]
-    return causes[-1] if causes else text.splitlines()[0] if text else type(exc).__name__
+    lines = [l.strip() for l in text.splitlines() if l.strip()]
+    causes = [l for l in lines if l.startswith("Caused by:")]
+    if causes:
+        return causes[-1]
+    java = [l for l in lines if "Exception:" in l or "Error:" in l]
+    return java[0] if java else (lines[0] if lines else type(exc).__name__)
 
 
 @dataclass
@@ -68,7 +72,12 @@ def read_progress(store_path: Path, run_id: str) -> dict[str, int]:
     finally:
         store.close()
     keys = ("events_applied", "dead_parse", "dead_late", "users_updated", "feature_rows", "finished")
-    return {k: _sum_stats(stats, k) for k in keys}
+    out = {k: _sum_stats(stats, k) for k in keys}
+    firsts = [v for k, v in stats.items() if k.startswith("first_write_ms") and v]
+    lasts = [v for k, v in stats.items() if k.startswith("last_write_ms") and v]
+    if firsts and lasts:
+        out["first_write_ms"], out["last_write_ms"] = min(firsts), max(lasts)
+    return out
 
 
 def prepare_input(cfg: RecstreamConfig, input_path: Path | None = None) -> tuple[Path, int]:
@@ -124,4 +133,5 @@ def run_local(
         dead_parse=p.get("dead_parse", 0), dead_late=p.get("dead_late", 0),
         users_updated=p.get("users_updated", 0), feature_rows=p.get("feature_rows", 0),
         job_status=status, wall_s=wall, job_net_runtime_s=net,
+        extra={k: p[k] for k in ("first_write_ms", "last_write_ms") if k in p},
     )

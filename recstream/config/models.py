@@ -91,6 +91,7 @@ class JobConfig(Section):
     parallelism: int = Field(1, ge=1)
     execution_mode: Literal["thread", "process"] = "thread"
     micro_batch_ms: int = Field(200, ge=1, description="per-user micro-batch window (arrival time)")
+    arrival_watermark_delay_ms: int = Field(1000, ge=0, description="slack for wall-clock jitter (bounded inputs)")
     state_ttl_days: float = Field(30.0, gt=0)
     state_cache_size: int = Field(100_000, ge=0)
     checkpoint_interval_ms: int = Field(0, ge=0, description="0 disables checkpointing")

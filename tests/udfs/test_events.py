@@ -50,3 +50,26 @@ def test_fast_validator_agrees_with_reference_jsonschema():
 
 def test_event_types_cover_the_brief():
     assert {"view", "click", "like", "add_to_cart", "purchase", "rating", "search", "share"} <= set(event_types())
+
+
+def test_fast_path_agrees_with_reference_on_random_mutations():
+    """The cheap validator must never accept what the schema rejects (and vice versa)."""
+    import random
+
+    rng = random.Random(42)
+    validator = jsonschema.Draft7Validator(event_schema())
+    values = [None, True, False, 0, -1, 1.5, 2**53, 4102444800001, "", "x", "x" * 129, [], ["a"], [""], {}, {"a": 1},
+              "view", "rating", 3, 5.0, 5.5, ["t"] * 33]
+    keys = list(event_schema()["properties"]) + ["extra"]
+    base = {**GOOD, "event_type": "rating", "rating": 4.5}
+    for _ in range(3000):
+        e = dict(rng.choice([GOOD, base]))
+        for _ in range(rng.randint(1, 3)):
+            k = rng.choice(keys)
+            if rng.random() < 0.2:
+                e.pop(k, None)
+            else:
+                e[k] = rng.choice(values)
+        ok_ref = validator.is_valid(e)
+        ok = try_parse_event(json.dumps(e))[0] is not None
+        assert ok == ok_ref, e

@@ -1,8 +1,10 @@
-"""Fold a per-user micro-batch of events into the user's keyed state.
+"""Validate and fold a per-user micro-batch of raw events into the user's keyed state.
 
-One ``ValueState`` holds the pickled :class:`UserState`, so a batch costs a single
-state read and write whatever its size. Late events (behind the user's allowed
-lateness) go to the dead-letter side output with their reason.
+The batch arrives as the raw payloads of one routing key (the ``user_id`` Flink SQL
+extracted) joined by newlines. Each payload is validated here: invalid ones go to
+the dead-letter side output with their reason, late ones (behind the user's
+allowed lateness) too. One ``ValueState`` holds the pickled :class:`UserState`, so
+a batch costs a single state read and write whatever its size.
 """
 from __future__ import annotations
 
@@ -13,9 +15,12 @@ from pyflink.common.time import Time
 from pyflink.datastream import KeyedProcessFunction
 from pyflink.datastream.state import StateTtlConfig, ValueStateDescriptor
 
+from udfs.events import try_parse_event
 from udfs.features.params import FeatureParams
 from udfs.features.user_state import UserState
 from udfs.flink.types import DEAD_TAG
+
+MAX_RAW_IN_DEAD_LETTER = 16 * 1024
 
 
 class FoldUserState(KeyedProcessFunction):
@@ -34,20 +39,33 @@ class FoldUserState(KeyedProcessFunction):
         desc.enable_time_to_live(ttl)
         self.state = runtime_context.get_state(desc)
         group = runtime_context.get_metrics_group().add_group("recstream")
-        self.applied = group.counter("events_applied")
-        self.late = group.counter("events_late")
-        self.batches = group.counter("micro_batches")
-        self.batch_size = group.histogram("micro_batch_size", 1000) if hasattr(group, "histogram") else None
+        self.m_in = group.counter("events_in")
+        self.m_applied = group.counter("events_applied")
+        self.m_invalid = group.counter("events_invalid")
+        self.m_late = group.counter("events_late")
+        self.m_batches = group.counter("micro_batches")
+        # histograms/distributions exist only in process mode's metric group
+        if hasattr(group, "distribution"):
+            self.m_batch_size = group.distribution("micro_batch_size")
+        else:
+            self.m_batch_size = None
 
     def process_element(self, row, ctx):
-        user_id, payloads = row[0], row[1]
+        key, payloads = row[0], row[1]
         params = self.params
-        state = self.state.value()
-        if state is None:
-            state = UserState(params)
-        applied = 0
+        state = None
+        seen = applied = invalid = 0
         for payload in payloads.split("\n"):
-            event = json.loads(payload)
+            seen += 1
+            event, reason = try_parse_event(payload)
+            if event is not None and event["user_id"] != key:
+                event, reason = None, f"ambiguous user_id: routed as {key!r}, parsed as {event['user_id']!r}"
+            if event is None:
+                invalid += 1
+                yield DEAD_TAG, Row("parse", reason, payload[:MAX_RAW_IN_DEAD_LETTER])
+                continue
+            if state is None:
+                state = self.state.value() or UserState(params)
             if state.apply(event, params):
                 applied += 1
             else:
@@ -56,17 +74,22 @@ class FoldUserState(KeyedProcessFunction):
                     f"behind the user's newest event time {state.last_ts}"
                 )
                 yield DEAD_TAG, Row("late", reason, payload)
-        self.batches.inc()
-        if self.batch_size is not None:
-            self.batch_size.update(applied)
+        self.m_in.inc(seen)
+        self.m_batches.inc()
+        if self.m_batch_size is not None:
+            self.m_batch_size.update(seen)
+        if invalid:
+            self.m_invalid.inc(invalid)
+        if state is None:
+            return
         if applied:
-            self.applied.inc(applied)
-        # late-only batches still change state (its late counter), so always write and emit
+            self.m_applied.inc(applied)
+        if seen - invalid - applied:
+            self.m_late.inc(seen - invalid - applied)
+        # late-only batches still change state (its late counter): always write and emit
         self.state.update(state)
         yield Row(
-            user_id, state.last_ts, state.seq, applied,
+            key, state.last_ts, state.seq, applied,
             json.dumps(state.features(params), separators=(",", ":")),
             json.dumps(state.sequence_snapshot(), separators=(",", ":")),
         )
-        if applied < row[2]:
-            self.late.inc(row[2] - applied)

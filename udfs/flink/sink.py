@@ -49,7 +49,7 @@ class FeatureWriter(_StoreWriter):
     def _open_metrics(self, group) -> None:
         self.rows_written = group.counter("store_rows_written")
         self.users: set[str] = set()
-        self.stats.update(events_applied=0, feature_rows=0, users_updated=0)
+        self.stats.update(events_applied=0, feature_rows=0, users_updated=0, first_write_ms=0, last_write_ms=0)
 
     def map(self, row):
         self.store.upsert_features([FeatureRow(row[0], row[1], row[2], row[4], row[5])])
@@ -58,6 +58,10 @@ class FeatureWriter(_StoreWriter):
         self.stats["events_applied"] += row[3]
         self.stats["feature_rows"] += 1
         self.stats["users_updated"] = len(self.users)
+        now_ms = int(time.time() * 1000)
+        if not self.stats["first_write_ms"]:
+            self.stats["first_write_ms"] = now_ms
+        self.stats["last_write_ms"] = now_ms
         self._maybe_flush_stats()
         return 0
 

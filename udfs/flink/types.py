@@ -6,9 +6,6 @@ ships them by reference.
 from pyflink.common import Types
 from pyflink.datastream import OutputTag
 
-PARSED_FIELDS = ["user_id", "arrival_ms", "payload"]
-PARSED = Types.ROW_NAMED(PARSED_FIELDS, [Types.STRING(), Types.LONG(), Types.STRING()])
-
 DEAD_FIELDS = ["stage", "reason", "raw"]
 DEAD = Types.ROW_NAMED(DEAD_FIELDS, [Types.STRING(), Types.STRING(), Types.STRING()])
 DEAD_TAG = OutputTag("dead-letters", DEAD)
