@@ -13,7 +13,13 @@ def flink_configuration(cfg: RecstreamConfig) -> dict[str, str]:
         "python.state.cache-size": str(job.state_cache_size),
         "pipeline.name": job.name,
         "parallelism.default": str(job.parallelism),
+        "table.local-time-zone": "UTC",
     }
+    if cfg.model.active():
+        # Arrow batches never cross a bundle, so both bound the model's batch size
+        conf["python.fn-execution.arrow.batch.size"] = str(cfg.model.batch_size)
+        conf["python.fn-execution.bundle.size"] = str(cfg.model.batch_size)
+        conf["python.fn-execution.bundle.time"] = str(cfg.model.max_wait_ms)
     if job.restart_attempts:
         conf.update({"restart-strategy.type": "fixed-delay",
                      "restart-strategy.fixed-delay.attempts": str(job.restart_attempts),

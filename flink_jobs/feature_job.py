@@ -51,7 +51,7 @@ def micro_batch_table(t_env, raw_stream, cfg: RecstreamConfig, bounded: bool):
         "SELECT COALESCE(JSON_VALUE(f0, '$.user_id'), '') AS user_id, "
         f"REPLACE(REPLACE(f0, CHR(13), ' '), CHR(10), ' ') AS payload, batch_time FROM {view}"))
     return t_env.sql_query(
-        "SELECT user_id, LISTAGG(payload, '\n') AS payloads, COUNT(*) AS n "
+        "SELECT user_id, LISTAGG(payload, '\n') AS payloads, COUNT(*) AS n, window_start "
         f"FROM TABLE(TUMBLE(TABLE {view}_keyed, DESCRIPTOR(batch_time), INTERVAL '{batch_s:.3f}' SECOND)) "
         "GROUP BY user_id, window_start, window_end"
     )
@@ -86,15 +86,47 @@ def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str,
         .uid("fold-user-state")
     )
     dead = features.get_side_output(DEAD_TAG)
+    rows = features
+    if cfg.model.active():
+        rows = attach_scoring(t_env, cfg, features)
 
     discard = Sink(DISCARD)
-    (features.map(FeatureWriter(store_path, run_id), output_type=Types.INT())
+    (rows.map(FeatureWriter(store_path, run_id), output_type=Types.INT())
      .name("store-features").uid("store-features").set_parallelism(1)
      .sink_to(discard).name("discard-features"))
     (dead.map(DeadLetterWriter(store_path, run_id), output_type=Types.INT())
      .name("store-dead-letters").uid("store-dead-letters").set_parallelism(1)
      .sink_to(discard).name("discard-dead-letters"))
     return features
+
+
+def attach_scoring(t_env, cfg: RecstreamConfig, features):
+    """features → pandas UDF (ONNX interest model, Arrow batches) → keyed drift → scored rows."""
+    from pyflink.common import Types
+    from pyflink.table import DataTypes
+    from pyflink.table.expressions import col
+    from pyflink.table.udf import udf
+
+    from udfs.flink.score import ScoreUsers, TrackDrift
+    from udfs.flink.types import FEATURE_FIELDS, SCORED
+
+    model = cfg.model
+    model_dir = model.path.resolve()
+    from model_export.runtime import InterestModel
+
+    InterestModel.load(model_dir, providers=["CPUExecutionProvider"])  # fail fast, naming the bad file
+    parallelism = model.parallelism or cfg.job.parallelism
+    t_env.get_config().set("table.exec.resource.default-parallelism", str(parallelism))
+    score = udf(ScoreUsers(str(model_dir), model.provider, model.gpu_mem_limit_mb, model.cold_start_min_events,
+                           model.threads),
+                result_type=DataTypes.STRING(), func_type="pandas")
+    table = t_env.from_data_stream(features)
+    scored = table.select(*[col(f) for f in FEATURE_FIELDS],
+                          score(col("sequence"), col("n_applied"), col("event_count")).alias("scores"))
+    return (t_env.to_data_stream(scored)
+            .key_by(lambda r: r[0], key_type=Types.STRING())
+            .process(TrackDrift(), output_type=SCORED)
+            .name("interest-drift").uid("interest-drift"))
 
 
 def file_source_stream(env, path: Path):

@@ -24,3 +24,15 @@ CREATE TABLE IF NOT EXISTS run_stats (
     value       INTEGER NOT NULL,
     PRIMARY KEY (run_id, key)
 );
+CREATE TABLE IF NOT EXISTS user_scores (
+    user_id       TEXT PRIMARY KEY,
+    event_time    INTEGER NOT NULL,  -- event time of the state the scores were computed from
+    state_seq     INTEGER NOT NULL,
+    model_version TEXT NOT NULL,
+    cold_start    INTEGER NOT NULL,  -- 1: popularity top-K (too few events), 0: model output
+    embedding     TEXT NOT NULL,     -- JSON list of floats (zeros for cold start)
+    topk_items    TEXT NOT NULL,     -- JSON list of item ids, best first
+    topk_scores   TEXT NOT NULL,     -- JSON list of floats
+    drift         REAL,              -- cosine distance to the user's previous embedding (NULL: none)
+    updated_at    INTEGER NOT NULL
+);

@@ -86,6 +86,25 @@ class StoreConfig(Section):
     sqlite: SqliteStoreConfig = SqliteStoreConfig()
 
 
+class ModelConfig(Section):
+    enabled: Literal["auto", "on", "off"] = Field("auto", description="auto: score when model.path exists")
+    path: Path = Path("models/demo")
+    provider: Literal["auto", "cuda", "cpu"] = "auto"
+    gpu_mem_limit_mb: int = Field(2048, ge=64)
+    threads: int | None = Field(None, ge=1, description="onnxruntime intra-op threads (CPU)")
+    cold_start_min_events: int = Field(3, ge=0)
+    batch_size: int = Field(1000, ge=1, description="max rows per model call (Arrow batch)")
+    max_wait_ms: int = Field(200, ge=1, description="flush a partial batch after this long")
+    parallelism: int | None = Field(None, ge=1, description="scoring parallelism (default: job.parallelism)")
+
+    def active(self) -> bool:
+        if self.enabled == "off":
+            return False
+        if self.enabled == "on":
+            return True
+        return (self.path / "model.onnx").exists()
+
+
 class JobConfig(Section):
     name: str = "recstream-features"
     parallelism: int = Field(1, ge=1)
@@ -106,3 +125,4 @@ class RecstreamConfig(Section):
     source: SourceConfig = SourceConfig()
     features: FeatureConfig = FeatureConfig()
     store: StoreConfig = StoreConfig()
+    model: ModelConfig = ModelConfig()

@@ -67,8 +67,12 @@ def _pick_item(rng, cat: Catalogue, pref: np.ndarray, by_cat: list[np.ndarray], 
     return int(items[np.searchsorted(by_cat_p[c], rng.random() * by_cat_p[c][-1])])
 
 
-def generate_events(spec: SyntheticSpec = SyntheticSpec()) -> list[dict]:
-    """Valid events in event-time order (no late or malformed ones)."""
+def generate_events(spec: SyntheticSpec | None = None, **overrides) -> list[dict]:
+    """Valid events in event-time order (no late or malformed ones).
+
+    ``generate_events(seed=1, n_users=100, n_events=5000)`` is shorthand for a spec with
+    those fields changed."""
+    spec = SyntheticSpec(**{**(spec or SyntheticSpec()).__dict__, **overrides})
     rng = np.random.default_rng(spec.seed)
     cat = make_catalogue(spec, rng)
     by_cat = [np.flatnonzero(cat.item_category == c) for c in range(spec.n_categories)]

@@ -21,6 +21,19 @@ class FeatureRow:
 
 
 @dataclass(frozen=True)
+class ScoreRow:
+    user_id: str
+    event_time: int
+    state_seq: int
+    model_version: str
+    cold_start: bool
+    embedding: list
+    topk_items: list
+    topk_scores: list
+    drift: float | None
+
+
+@dataclass(frozen=True)
 class DeadLetter:
     run_id: str
     stage: str
@@ -32,6 +45,14 @@ class OnlineStore(abc.ABC):
     @abc.abstractmethod
     def upsert_features(self, rows: Iterable[FeatureRow]) -> int:
         """Write rows; returns how many replaced or created a row (older ones are ignored)."""
+
+    @abc.abstractmethod
+    def upsert_scores(self, rows: Iterable[ScoreRow]) -> int:
+        """Write model outputs; same ordering rule as features."""
+
+    @abc.abstractmethod
+    def get_top_k(self, user_id: str) -> dict | None:
+        """``{'user_id', 'items', 'scores', 'model_version', 'cold_start', 'event_time', 'drift'}`` or None."""
 
     @abc.abstractmethod
     def get_user_state(self, user_id: str) -> dict | None:

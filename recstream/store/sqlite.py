@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Iterable
 
-from recstream.store.base import DeadLetter, FeatureRow, OnlineStore
+from recstream.store.base import DeadLetter, FeatureRow, OnlineStore, ScoreRow
 from schemas import read_text
 
 _UPSERT = """
@@ -18,6 +18,17 @@ ON CONFLICT(user_id) DO UPDATE SET
     event_time = excluded.event_time, state_seq = excluded.state_seq,
     features = excluded.features, sequence = excluded.sequence, updated_at = excluded.updated_at
 WHERE (excluded.event_time, excluded.state_seq) > (user_features.event_time, user_features.state_seq)
+"""
+
+_UPSERT_SCORES = """
+INSERT INTO user_scores (user_id, event_time, state_seq, model_version, cold_start, embedding, topk_items,
+                         topk_scores, drift, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT(user_id) DO UPDATE SET
+    event_time = excluded.event_time, state_seq = excluded.state_seq, model_version = excluded.model_version,
+    cold_start = excluded.cold_start, embedding = excluded.embedding, topk_items = excluded.topk_items,
+    topk_scores = excluded.topk_scores, drift = excluded.drift, updated_at = excluded.updated_at
+WHERE (excluded.event_time, excluded.state_seq) > (user_scores.event_time, user_scores.state_seq)
 """
 
 
@@ -46,9 +57,36 @@ class SqliteStore(OnlineStore):
             )
             return self.conn.total_changes - before
 
+    def upsert_scores(self, rows: Iterable[ScoreRow]) -> int:
+        now = int(time.time() * 1000)
+        dumps = json.dumps
+        with self.conn:
+            before = self.conn.total_changes
+            self.conn.executemany(_UPSERT_SCORES, [
+                (r.user_id, r.event_time, r.state_seq, r.model_version, int(r.cold_start), dumps(r.embedding),
+                 dumps(r.topk_items), dumps(r.topk_scores), r.drift, now) for r in rows])
+            return self.conn.total_changes - before
+
+    def get_top_k(self, user_id: str) -> dict | None:
+        row = self.conn.execute("SELECT * FROM user_scores WHERE user_id = ?", (user_id,)).fetchone()
+        if row is None:
+            return None
+        return {
+            "user_id": row["user_id"], "items": json.loads(row["topk_items"]), "scores": json.loads(row["topk_scores"]),
+            "embedding": json.loads(row["embedding"]), "model_version": row["model_version"],
+            "cold_start": bool(row["cold_start"]), "event_time": row["event_time"], "state_seq": row["state_seq"],
+            "drift": row["drift"], "updated_at": row["updated_at"],
+        }
+
     def get_user_state(self, user_id: str) -> dict | None:
         row = self.conn.execute("SELECT * FROM user_features WHERE user_id = ?", (user_id,)).fetchone()
-        return self._decode(row) if row else None
+        if row is None:
+            return None
+        state = self._decode(row)
+        scores = self.get_top_k(user_id)
+        if scores is not None:
+            state["scores"] = scores
+        return state
 
     def iter_user_states(self):
         for row in self.conn.execute("SELECT * FROM user_features ORDER BY user_id"):

@@ -35,3 +35,21 @@ def test_dead_letters_and_run_stats(tmp_path):
 def test_read_only_store_must_exist(tmp_path):
     with pytest.raises(FileNotFoundError, match="recstream run"):
         SqliteStore(tmp_path / "missing.sqlite", read_only=True)
+
+
+def test_scores_upsert_and_top_k(tmp_path):
+    from recstream.store.base import ScoreRow
+
+    def srow(t, seq, items, drift=None):
+        return ScoreRow("u1", t, seq, "v1", False, [0.1, 0.2], items, [2.0, 1.0], drift)
+
+    with SqliteStore(tmp_path / "s.sqlite") as st:
+        assert st.get_top_k("u1") is None
+        assert st.upsert_scores([srow(10, 2, ["a", "b"])]) == 1
+        assert st.upsert_scores([srow(9, 9, ["old", "x"])]) == 0
+        assert st.upsert_scores([srow(10, 3, ["c", "d"], 0.25)]) == 1
+        top = st.get_top_k("u1")
+        assert top["items"] == ["c", "d"] and top["scores"] == [2.0, 1.0] and top["drift"] == 0.25
+        assert top["model_version"] == "v1" and top["cold_start"] is False
+        st.upsert_features([row(10, 3)])
+        assert st.get_user_state("u1")["scores"]["items"] == ["c", "d"]

@@ -23,6 +23,25 @@ from udfs.flink.types import DEAD_TAG
 MAX_RAW_IN_DEAD_LETTER = 16 * 1024
 
 
+def epoch_ms(instant) -> int:
+    """Epoch ms of a SQL TIMESTAMP_LTZ value: a datetime in process mode, a Java
+    ``Instant`` (pemja object) in thread mode."""
+    if instant is None:
+        return 0
+    if hasattr(instant, "timestamp"):
+        return int(instant.timestamp() * 1000)
+    # pemja hands over a Java object whose toString() is ISO-8601 (UTC for the window bounds)
+    from datetime import datetime, timezone
+
+    try:
+        dt = datetime.fromisoformat(str(instant).replace("Z", "+00:00"))
+    except ValueError:
+        return 0
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return int(dt.timestamp() * 1000)
+
+
 class FoldUserState(KeyedProcessFunction):
     def __init__(self, params: FeatureParams, ttl_ms: int) -> None:
         self.params = params
@@ -88,8 +107,9 @@ class FoldUserState(KeyedProcessFunction):
             self.m_late.inc(seen - invalid - applied)
         # late-only batches still change state (its late counter): always write and emit
         self.state.update(state)
+        batch_start_ms = epoch_ms(row[3])
         yield Row(
-            key, state.last_ts, state.seq, applied,
+            key, state.last_ts, state.seq, applied, state.seq - state.late, batch_start_ms,
             json.dumps(state.features(params), separators=(",", ":")),
             json.dumps(state.sequence_snapshot(), separators=(",", ":")),
         )

@@ -10,7 +10,9 @@ import time
 
 from pyflink.datastream import MapFunction
 
-from recstream.store.base import DeadLetter, FeatureRow
+import json
+
+from recstream.store.base import DeadLetter, FeatureRow, ScoreRow
 from recstream.store.sqlite import SqliteStore
 from udfs.flink.types import subtask_index
 
@@ -39,6 +41,11 @@ class _StoreWriter(MapFunction):
             self.last_stats = now
 
     def close(self):
+        lat = sorted(getattr(self, "latencies_ms", []))
+        if lat:
+            self.stats["latency_p50_ms"] = lat[len(lat) // 2]
+            self.stats["latency_p99_ms"] = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+            self.stats["latency_max_ms"] = lat[-1]
         if getattr(self, "store", None) is not None:
             self.stats["finished"] = 1
             self._maybe_flush_stats(force=True)
@@ -49,11 +56,22 @@ class FeatureWriter(_StoreWriter):
     def _open_metrics(self, group) -> None:
         self.rows_written = group.counter("store_rows_written")
         self.users: set[str] = set()
-        self.stats.update(events_applied=0, feature_rows=0, users_updated=0, first_write_ms=0, last_write_ms=0)
+        self.stats.update(events_applied=0, feature_rows=0, users_updated=0, first_write_ms=0, last_write_ms=0,
+                          scored_rows=0, cold_start_rows=0)
+        self.latencies_ms: list[int] = []
 
     def map(self, row):
-        self.store.upsert_features([FeatureRow(row[0], row[1], row[2], row[4], row[5])])
+        # row: user_id, event_time, state_seq, n_applied, event_count, batch_start_ms, features, sequence[, scores]
+        self.store.upsert_features([FeatureRow(row[0], row[1], row[2], row[6], row[7])])
+        if len(row) > 8 and row[8]:
+            s = json.loads(row[8])
+            self.store.upsert_scores([ScoreRow(row[0], row[1], row[2], s["v"], s["cold"], s["emb"], s["items"],
+                                               s["scores"], s.get("drift"))])
+            self.stats["scored_rows"] += 1
+            self.stats["cold_start_rows"] += int(s["cold"])
         self.rows_written.inc()
+        if row[5]:
+            self.latencies_ms.append(int(time.time() * 1000) - row[5])
         self.users.add(row[0])
         self.stats["events_applied"] += row[3]
         self.stats["feature_rows"] += 1

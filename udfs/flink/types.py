@@ -10,11 +10,15 @@ DEAD_FIELDS = ["stage", "reason", "raw"]
 DEAD = Types.ROW_NAMED(DEAD_FIELDS, [Types.STRING(), Types.STRING(), Types.STRING()])
 DEAD_TAG = OutputTag("dead-letters", DEAD)
 
-FEATURE_FIELDS = ["user_id", "event_time", "state_seq", "n_applied", "features", "sequence"]
-FEATURES = Types.ROW_NAMED(
-    FEATURE_FIELDS,
-    [Types.STRING(), Types.LONG(), Types.LONG(), Types.INT(), Types.STRING(), Types.STRING()],
-)
+FEATURE_FIELDS = ["user_id", "event_time", "state_seq", "n_applied", "event_count", "batch_start_ms",
+                  "features", "sequence"]
+_FEATURE_TYPES = [Types.STRING(), Types.LONG(), Types.LONG(), Types.INT(), Types.LONG(), Types.LONG(),
+                  Types.STRING(), Types.STRING()]
+FEATURES = Types.ROW_NAMED(FEATURE_FIELDS, _FEATURE_TYPES)
+
+# feature row + model output (JSON: embedding, top-K, version, drift, cold_start) for the writer
+SCORED_FIELDS = FEATURE_FIELDS + ["scores"]
+SCORED = Types.ROW_NAMED(SCORED_FIELDS, _FEATURE_TYPES + [Types.STRING()])
 
 
 def subtask_index(runtime_context) -> int:

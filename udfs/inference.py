@@ -1,0 +1,150 @@
+"""Batched interest-model scoring, framework-free (numpy + onnxruntime, no torch, no Flink).
+
+``Scorer.score`` takes a batch of per-user rows (the newest state of each user in the
+batch: the fold already coalesces a user's events into one row per micro-batch) and
+returns, per row, the interest embedding, the top-K items with scores and whether
+the user was served the cold-start popularity list. The popularity list is a
+time-decayed item count over the events that pass through this scorer, so it
+follows what is popular now.
+"""
+from __future__ import annotations
+
+import heapq
+import math
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+CUDA = "CUDAExecutionProvider"
+CPU = "CPUExecutionProvider"
+
+
+def cuda_usable() -> bool:
+    """CUDA is worth asking for: the onnxruntime build has the provider *and* a GPU is visible.
+
+    onnxruntime-gpu lists the CUDA provider on machines without a GPU and then logs a
+    loud error when asked for it, so look for a device first.
+    """
+    import onnxruntime as ort
+
+    if CUDA not in ort.get_available_providers():
+        return False
+    if os.environ.get("CUDA_VISIBLE_DEVICES", None) in ("", "-1"):
+        return False
+    return Path("/dev/nvidia0").exists() or shutil.which("nvidia-smi") is not None
+
+
+def select_providers(prefer: str = "auto", gpu_mem_limit_mb: int = 2048, device_id: int = 0) -> list:
+    """Provider list for onnxruntime: CUDA (with a memory cap so several workers share a
+    GPU) then CPU when ``prefer`` is auto/cuda and CUDA is usable; CPU otherwise."""
+    if prefer not in ("auto", "cuda", "cpu"):
+        raise ValueError(f"model.provider must be auto, cuda or cpu, got {prefer!r}")
+    if prefer == "cpu":
+        return [CPU]
+    if cuda_usable():
+        try:
+            import onnxruntime as ort
+
+            if hasattr(ort, "preload_dlls"):
+                ort.preload_dlls()  # CUDA/cuDNN from the nvidia-* wheels when present
+        except Exception:
+            pass
+        opts = {"device_id": device_id, "gpu_mem_limit": gpu_mem_limit_mb * 1024 * 1024,
+                "arena_extend_strategy": "kSameAsRequested"}
+        return [(CUDA, opts), CPU]
+    if prefer == "cuda":
+        raise RuntimeError("model.provider=cuda but no usable CUDA device/onnxruntime-gpu build was found")
+    return [CPU]
+
+
+class DecayedPopularity:
+    """Exponentially decayed item counts (half-life in ms of event time)."""
+
+    def __init__(self, half_life_ms: int, max_items: int = 100_000) -> None:
+        self.k = math.log(2.0) / half_life_ms
+        self.max_items = max_items
+        self.ref = None
+        self.counts: dict[str, float] = {}
+
+    def add(self, item_id: str, ts: int, weight: float = 1.0) -> None:
+        if self.ref is None:
+            self.ref = ts
+        # store counts scaled to the reference time so an update is O(1)
+        self.counts[item_id] = self.counts.get(item_id, 0.0) + weight * math.exp(self.k * (ts - self.ref))
+        if len(self.counts) > 2 * self.max_items:
+            keep = heapq.nlargest(self.max_items, self.counts.items(), key=lambda kv: kv[1])
+            self.counts = dict(keep)
+        if ts - self.ref > 100 / self.k:  # rescale before exp() overflows
+            scale = math.exp(-self.k * (ts - self.ref))
+            self.counts = {i: c * scale for i, c in self.counts.items()}
+            self.ref = ts
+
+    def top(self, k: int) -> list[tuple[str, float]]:
+        return heapq.nlargest(k, self.counts.items(), key=lambda kv: (kv[1], kv[0]))
+
+
+def cosine_distance(a, b) -> float | None:
+    if a is None or b is None:
+        return None
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    if na == 0 or nb == 0:
+        return None
+    return float(1.0 - a @ b / (na * nb))
+
+
+@dataclass
+class Score:
+    embedding: list[float]
+    items: list[str]
+    scores: list[float]
+    cold_start: bool
+
+
+class Scorer:
+    """Wraps an :class:`model_export.runtime.InterestModel` for batches of users."""
+
+    def __init__(self, model, cold_start_min_events: int = 3, popularity_half_life_ms: int = 86_400_000) -> None:
+        self.model = model
+        self.cold_start_min_events = cold_start_min_events
+        self.popularity = DecayedPopularity(popularity_half_life_ms)
+        for rank, item in enumerate(model.popular_item_ids):  # prior until live counts exist
+            self.popularity.counts[item] = 1e-6 * (len(model.popular_item_ids) - rank)
+
+    @classmethod
+    def load(cls, model_dir: str | Path, provider: str = "auto", gpu_mem_limit_mb: int = 2048,
+             threads: int | None = None, **kw) -> "Scorer":
+        from model_export.runtime import InterestModel
+
+        model = InterestModel.load(model_dir, providers=select_providers(provider, gpu_mem_limit_mb), threads=threads)
+        return cls(model, **kw)
+
+    @property
+    def provider(self) -> str:
+        return self.model.providers[0]
+
+    def observe(self, sequence: list[dict], since_ts: int | None) -> None:
+        """Feed the popularity tracker with a user's events newer than ``since_ts``."""
+        for ev in sequence:
+            if since_ts is None or ev["event_time"] > since_ts:
+                self.popularity.add(ev["item_id"], ev["event_time"])
+
+    def score(self, sequences: list[list[str]], event_counts: list[int]) -> list[Score]:
+        m = self.model
+        k = m.top_k
+        out: list[Score | None] = [None] * len(sequences)
+        warm = [i for i, n in enumerate(event_counts) if n >= self.cold_start_min_events and sequences[i]]
+        if warm:
+            emb, scores, items = m.run(m.encode_sequences([sequences[i] for i in warm]))
+            for j, i in enumerate(warm):
+                out[i] = Score(emb[j].tolist(), [str(x) for x in items[j]], scores[j].tolist(), False)
+        cold = [i for i in range(len(sequences)) if out[i] is None]
+        if cold:
+            top = self.popularity.top(k)
+            items, pops = [t[0] for t in top], [float(t[1]) for t in top]
+            for i in cold:
+                out[i] = Score([0.0] * m.dim, items, pops, True)
+        return out
