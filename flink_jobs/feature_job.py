@@ -27,8 +27,8 @@ from recstream.config import RecstreamConfig, load_config
 DISCARD = "org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink"
 
 
-def micro_batch_table(t_env, raw_stream, cfg: RecstreamConfig, bounded: bool):
-    """Table (user_id, payloads, n): each user's raw payloads per micro-batch window.
+def register_raw_view(t_env, raw_stream, cfg: RecstreamConfig, bounded: bool) -> str:
+    """Register ``raw_stream`` (DataStream of raw payload strings) as a view (f0, batch_time).
 
     Bounded inputs batch on an arrival-time rowtime so the final watermark flushes
     every window at end of input; unbounded ones (Kafka) on processing time so a
@@ -45,6 +45,12 @@ def micro_batch_table(t_env, raw_stream, cfg: RecstreamConfig, bounded: bool):
         builder = builder.column_by_expression("batch_time", "PROCTIME()")
     view = f"raw_events_{id(raw_stream)}"
     t_env.create_temporary_view(view, t_env.from_data_stream(raw_stream, builder.build()))
+    return view
+
+
+def micro_batch_table(t_env, view: str, cfg: RecstreamConfig):
+    """Table (user_id, payloads, n, window_start): each user's raw payloads per micro-batch
+    window, from a view with columns ``f0`` (raw payload) and ``batch_time`` (time attribute)."""
     batch_s = cfg.job.micro_batch_ms / 1000.0
     # Valid JSON never holds a raw newline outside whitespace, so newline is a safe separator.
     t_env.create_temporary_view(f"{view}_keyed", t_env.sql_query(
@@ -58,8 +64,9 @@ def micro_batch_table(t_env, raw_stream, cfg: RecstreamConfig, bounded: bool):
 
 
 def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str,
-                      source_parallelism: int, bounded: bool):
-    """Attach the feature pipeline to ``raw_stream`` (a DataStream of raw payload strings).
+                      source_parallelism: int, bounded: bool, raw_view: str | None = None):
+    """Attach the feature pipeline to ``raw_stream`` (a DataStream of raw payload strings),
+    or to an already registered view ``raw_view`` with columns (f0, batch_time).
 
     The SQL part runs at the source's parallelism so it chains to the source
     (forward): each user's events keep their source order (Kafka: key = user id)
@@ -76,7 +83,9 @@ def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str,
     t_env.get_config().set("table.exec.resource.default-parallelism", str(source_parallelism))
     params = cfg.features.params()
     store_path = str(cfg.store.sqlite.path.resolve())
-    batch_stream = t_env.to_data_stream(micro_batch_table(t_env, raw_stream, cfg, bounded))
+    if raw_view is None:
+        raw_view = register_raw_view(t_env, raw_stream, cfg, bounded)
+    batch_stream = t_env.to_data_stream(micro_batch_table(t_env, raw_view, cfg))
 
     ttl_ms = int(cfg.job.state_ttl_days * 86_400_000)
     features = (

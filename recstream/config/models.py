@@ -87,7 +87,7 @@ class StoreConfig(Section):
 
 
 class ModelConfig(Section):
-    enabled: Literal["auto", "on", "off"] = Field("auto", description="auto: score when model.path exists")
+    enabled: bool | Literal["auto"] = Field("auto", description="auto: score when model.path/model.onnx exists")
     path: Path = Path("models/demo")
     provider: Literal["auto", "cuda", "cpu"] = "auto"
     gpu_mem_limit_mb: int = Field(2048, ge=64)
@@ -98,11 +98,9 @@ class ModelConfig(Section):
     parallelism: int | None = Field(None, ge=1, description="scoring parallelism (default: job.parallelism)")
 
     def active(self) -> bool:
-        if self.enabled == "off":
-            return False
-        if self.enabled == "on":
-            return True
-        return (self.path / "model.onnx").exists()
+        if self.enabled == "auto":
+            return (self.path / "model.onnx").exists()
+        return bool(self.enabled)
 
 
 class JobConfig(Section):

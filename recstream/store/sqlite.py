@@ -48,6 +48,18 @@ class SqliteStore(OnlineStore):
             self.conn.commit()
         self.conn.row_factory = sqlite3.Row
 
+    def upsert_user(self, features: FeatureRow, scores: ScoreRow | None) -> None:
+        """Features and scores of one user in one transaction (one commit)."""
+        now = int(time.time() * 1000)
+        with self.conn:
+            self.conn.execute(_UPSERT, (features.user_id, features.event_time, features.state_seq,
+                                        features.features, features.sequence, now))
+            if scores is not None:
+                r = scores
+                self.conn.execute(_UPSERT_SCORES, (
+                    r.user_id, r.event_time, r.state_seq, r.model_version, int(r.cold_start), json.dumps(r.embedding),
+                    json.dumps(r.topk_items), json.dumps(r.topk_scores), r.drift, now))
+
     def upsert_features(self, rows: Iterable[FeatureRow]) -> int:
         now = int(time.time() * 1000)
         with self.conn:

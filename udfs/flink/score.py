@@ -55,6 +55,11 @@ class ScoreUsers(ScalarFunction):
 
         t0 = time.perf_counter()
         seqs = [json.loads(s) for s in sequence]
+        # literal arguments arrive as scalars, columns as Series
+        if not hasattr(n_applied, "__len__"):
+            n_applied = [n_applied] * len(seqs)
+        if not hasattr(event_count, "__len__"):
+            event_count = [event_count] * len(seqs)
         for seq, n in zip(seqs, n_applied):
             if n:
                 self.scorer.observe(seq[-int(n):], None)

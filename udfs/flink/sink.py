@@ -62,13 +62,14 @@ class FeatureWriter(_StoreWriter):
 
     def map(self, row):
         # row: user_id, event_time, state_seq, n_applied, event_count, batch_start_ms, features, sequence[, scores]
-        self.store.upsert_features([FeatureRow(row[0], row[1], row[2], row[6], row[7])])
+        scores = None
         if len(row) > 8 and row[8]:
             s = json.loads(row[8])
-            self.store.upsert_scores([ScoreRow(row[0], row[1], row[2], s["v"], s["cold"], s["emb"], s["items"],
-                                               s["scores"], s.get("drift"))])
+            scores = ScoreRow(row[0], row[1], row[2], s["v"], s["cold"], s["emb"], s["items"], s["scores"],
+                              s.get("drift"))
             self.stats["scored_rows"] += 1
             self.stats["cold_start_rows"] += int(s["cold"])
+        self.store.upsert_user(FeatureRow(row[0], row[1], row[2], row[6], row[7]), scores)
         self.rows_written.inc()
         if row[5]:
             self.latencies_ms.append(int(time.time() * 1000) - row[5])
