@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from model_export.data import SequenceData
 from model_export.evaluate import build_eval_set, evaluate_scorer, popularity_scorer
-from model_export.models import ModelConfig
+from model_export.encoders import ModelConfig
 from model_export.split import leave_one_out
 from model_export.train import TrainConfig, load_checkpoint, model_scorer, resolve_device, train_model
 

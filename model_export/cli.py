@@ -46,7 +46,7 @@ def _load(data: DataKind, path: Optional[Path], seed: int, n_users: int, n_items
 def _configs(d, model: str, max_len: int, dim: int, blocks: int, heads: int, dropout: float, content: bool,
              epochs: int, seed: int, device: str, loss: str, lr: float, batch_size: int, eval_every: int,
              patience: int):
-    from model_export.models import ModelConfig
+    from model_export.encoders import ModelConfig
     from model_export.train import TrainConfig, default_hparams
 
     hp = default_hparams(d)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from model_export.data import sequences_from_events
-from model_export.models import ModelConfig
+from model_export.encoders import ModelConfig
 from model_export.synthetic import synthetic_events
 
 DEMO_DIR = Path("models/demo")

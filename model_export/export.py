@@ -24,7 +24,7 @@ from torch import nn
 
 from model_export import __version__
 from model_export.data import N_RESERVED, PAD_INDEX, UNK_INDEX, left_pad
-from model_export.models import InterestNet
+from model_export.encoders import InterestNet
 
 OPSET = 17
 MODEL_FILE, CARD_FILE, VOCAB_FILE = "model.onnx", "model.json", "vocab.json"

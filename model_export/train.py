@@ -29,7 +29,7 @@ from torch import nn
 from model_export import __version__
 from model_export.data import N_RESERVED, SequenceData, left_pad
 from model_export.evaluate import build_eval_set, evaluate_scorer, popular_items
-from model_export.models import InterestNet, ModelConfig
+from model_export.encoders import InterestNet, ModelConfig
 from model_export.split import LeaveOneOut, leave_one_out
 
 CHECKPOINT_FILE = "checkpoint.pt"

@@ -16,7 +16,7 @@ def tiny_data():
 @pytest.fixture(scope="session")
 def tiny_trained(tiny_data):
     torch = pytest.importorskip("torch")
-    from model_export.models import ModelConfig
+    from model_export.encoders import ModelConfig
     from model_export.train import TrainConfig, train_model
 
     torch.set_num_threads(2)

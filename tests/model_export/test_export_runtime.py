@@ -47,7 +47,7 @@ def test_runtime_matches_torch(tiny_export, tiny_trained, batch):
 
 
 def test_gru_export_parity(tiny_data, tmp_path):
-    from model_export.models import InterestNet, ModelConfig
+    from model_export.encoders import InterestNet, ModelConfig
 
     torch.manual_seed(0)
     net = InterestNet(ModelConfig(encoder="gru", n_items=tiny_data.n_items, max_len=12, dim=16)).eval()
@@ -122,7 +122,7 @@ def test_corrupt_files(tiny_export, tmp_path):
 
 
 def test_wrong_shape_model(tiny_export, tiny_data, tmp_path):
-    from model_export.models import InterestNet, ModelConfig
+    from model_export.encoders import InterestNet, ModelConfig
 
     other = tmp_path / "other"
     net = InterestNet(ModelConfig(encoder="sasrec", n_items=tiny_data.n_items, max_len=8, dim=16, n_blocks=1)).eval()

@@ -8,7 +8,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from model_export.evaluate import build_eval_set, evaluate_scorer, popularity_scorer  # noqa: E402
-from model_export.models import ModelConfig  # noqa: E402
+from model_export.encoders import ModelConfig  # noqa: E402
 from model_export.train import (TrainConfig, load_checkpoint, model_scorer, save_checkpoint,  # noqa: E402
                                 train_model)
 
