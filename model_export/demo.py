@@ -17,7 +17,7 @@ DEMO_DIR = Path("models/demo")
 
 
 def build_demo_model(out_dir: str | Path = DEMO_DIR, seed: int = 7, n_users: int = 1000, n_items: int = 300,
-                     n_events: int = 30000, epochs: int = 20, max_len: int = 50, dim: int = 32, top_k: int = 20,
+                     n_events: int = 30000, epochs: int = 12, max_len: int = 50, dim: int = 32, top_k: int = 20,
                      checkpoint_dir: str | Path | None = None, progress: bool = True, log=print) -> dict:
     """Train + export the demo model; returns the model card."""
     from model_export.export import export_model
@@ -27,7 +27,7 @@ def build_demo_model(out_dir: str | Path = DEMO_DIR, seed: int = 7, n_users: int
                                  name="synthetic-demo")
     mcfg = ModelConfig(encoder="sasrec", max_len=max_len, dim=dim, n_blocks=2, n_heads=1, dropout=0.2,
                        n_features=len(data.feature_names))
-    tcfg = TrainConfig(epochs=epochs, eval_every=2, patience=3, seed=seed, max_eval_users=2000)
+    tcfg = TrainConfig(epochs=epochs, eval_every=3, patience=2, seed=seed, max_eval_users=2000)
     res = train_model(data, mcfg, tcfg, progress=progress, log=log)
     if checkpoint_dir is not None:
         save_checkpoint(res, checkpoint_dir)

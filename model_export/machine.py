@@ -23,6 +23,8 @@ def machine_info() -> dict:
         "cpu_cores": os.cpu_count(),
         "platform": platform.platform(),
         "python": platform.python_version(),
+        # other work on a shared box inflates timings; record the load when measured
+        "load_average_1m_5m_15m": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
     }
     try:
         import torch
