@@ -73,6 +73,8 @@ def run(
         "events_in": summary.events_in, "events_applied": summary.events_applied,
         "dead_lettered": summary.dead_lettered, "dead_parse": summary.dead_parse, "dead_late": summary.dead_late,
         "users_updated": summary.users_updated, "feature_rows": summary.feature_rows,
+        "scored_rows": summary.extra.get("scored_rows", 0), "cold_start_rows": summary.extra.get("cold_start_rows", 0),
+        "model": str(cfg.model.path) if cfg.model.active() else "off",
         "wall_s": round(summary.wall_s, 2), "job_net_runtime_s": summary.job_net_runtime_s,
         "store": str(cfg.store.sqlite.path),
     }
@@ -142,6 +144,19 @@ def inspect_dead_letters(
     with open_store(cfg.store, read_only=True) as st:
         for d in st.dead_letters(run_id, limit):
             console.print(f"[yellow]{d['stage']}[/yellow] {d['reason']}\n    {d['raw'][:200]}")
+
+
+def _register_model_commands() -> None:
+    """train / evaluate / export / demo-model from model_export (torch is imported only when they run)."""
+    from model_export import cli as model_cli
+
+    app.command("train")(model_cli.train)
+    app.command("evaluate")(model_cli.evaluate)
+    app.command("export")(model_cli.export)
+    app.command("demo-model")(model_cli.demo)
+
+
+_register_model_commands()
 
 
 def main() -> None:  # pragma: no cover

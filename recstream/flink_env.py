@@ -66,6 +66,10 @@ def prepare_process_env() -> Path:
     """Set JAVA_HOME and PATH for the Flink gateway JVM; returns JAVA_HOME."""
     home = find_java_home()
     os.environ["JAVA_HOME"] = str(home)
+    # PyFlink's local (loopback) mode runs Python UDF workers inside the client process and
+    # marks it PYFLINK_GATEWAY_DISABLED; a job built later in this process, or a child process
+    # that inherits the variable, must still be allowed to start its gateway.
+    os.environ.pop("PYFLINK_GATEWAY_DISABLED", None)
     # Thread mode embeds CPython through pemja, which locates the interpreter via PATH:
     # put this interpreter's bin dir first so the job runs in this (virtual) environment.
     bin_dir = str(Path(sys.executable).parent)

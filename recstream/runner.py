@@ -71,7 +71,8 @@ def read_progress(store_path: Path, run_id: str) -> dict[str, int]:
         return {}
     finally:
         store.close()
-    keys = ("events_applied", "dead_parse", "dead_late", "users_updated", "feature_rows", "finished")
+    keys = ("events_applied", "dead_parse", "dead_late", "users_updated", "feature_rows", "scored_rows",
+            "cold_start_rows", "finished")
     out = {k: _sum_stats(stats, k) for k in keys}
     firsts = [v for k, v in stats.items() if k.startswith("first_write_ms") and v]
     lasts = [v for k, v in stats.items() if k.startswith("last_write_ms") and v]
@@ -133,5 +134,5 @@ def run_local(
         dead_parse=p.get("dead_parse", 0), dead_late=p.get("dead_late", 0),
         users_updated=p.get("users_updated", 0), feature_rows=p.get("feature_rows", 0),
         job_status=status, wall_s=wall, job_net_runtime_s=net,
-        extra={k: p[k] for k in ("first_write_ms", "last_write_ms") if k in p},
+        extra={k: p[k] for k in ("first_write_ms", "last_write_ms", "scored_rows", "cold_start_rows") if k in p},
     )

@@ -72,15 +72,15 @@ class DecayedPopularity:
     def add(self, item_id: str, ts: int, weight: float = 1.0) -> None:
         if self.ref is None:
             self.ref = ts
-        # store counts scaled to the reference time so an update is O(1)
-        self.counts[item_id] = self.counts.get(item_id, 0.0) + weight * math.exp(self.k * (ts - self.ref))
+        elif ts - self.ref > 50 / self.k:  # move the reference forward before exp() overflows
+            scale = math.exp(max(-self.k * (ts - self.ref), -700.0))
+            self.counts = {i: c * scale for i, c in self.counts.items()}
+            self.ref = ts
+        # counts are stored scaled to the reference time, so an update is O(1)
+        self.counts[item_id] = self.counts.get(item_id, 0.0) + weight * math.exp(max(self.k * (ts - self.ref), -700.0))
         if len(self.counts) > 2 * self.max_items:
             keep = heapq.nlargest(self.max_items, self.counts.items(), key=lambda kv: kv[1])
             self.counts = dict(keep)
-        if ts - self.ref > 100 / self.k:  # rescale before exp() overflows
-            scale = math.exp(-self.k * (ts - self.ref))
-            self.counts = {i: c * scale for i, c in self.counts.items()}
-            self.ref = ts
 
     def top(self, k: int) -> list[tuple[str, float]]:
         return heapq.nlargest(k, self.counts.items(), key=lambda kv: (kv[1], kv[0]))
@@ -93,7 +93,7 @@ def cosine_distance(a, b) -> float | None:
     na, nb = np.linalg.norm(a), np.linalg.norm(b)
     if na == 0 or nb == 0:
         return None
-    return float(1.0 - a @ b / (na * nb))
+    return float(min(2.0, max(0.0, 1.0 - a @ b / (na * nb))))
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """Pydantic models for every config section."""
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 from typing import Literal
 
@@ -86,9 +87,15 @@ class StoreConfig(Section):
     sqlite: SqliteStoreConfig = SqliteStoreConfig()
 
 
+def packaged_demo_model() -> Path:
+    """The small demo model shipped in ``model_export/demo`` (built by ``recstream demo-model``)."""
+    spec = importlib.util.find_spec("model_export")
+    return Path(spec.origin).parent / "demo" if spec and spec.origin else Path("model_export/demo")
+
+
 class ModelConfig(Section):
     enabled: bool | Literal["auto"] = Field("auto", description="auto: score when model.path/model.onnx exists")
-    path: Path = Path("models/demo")
+    path: Path = Field(default_factory=packaged_demo_model)
     provider: Literal["auto", "cuda", "cpu"] = "auto"
     gpu_mem_limit_mb: int = Field(2048, ge=64)
     threads: int | None = Field(None, ge=1, description="onnxruntime intra-op threads (CPU)")
