@@ -43,7 +43,7 @@ def job_run(work: Path, ml_path: Path, repeat: int, parallelism: int) -> dict:
     cfg = load_config(overrides=[
         "source.kind=movielens", f"source.movielens.path={ml_path}", f"source.movielens.repeat={repeat}",
         f"store.sqlite.path={work / f'store-{tag}.sqlite'}", f"job.work_dir={work / tag}",
-        f"job.parallelism={parallelism}",
+        f"job.parallelism={parallelism}", "model.enabled=false",  # features only; scoring: inference_bench.py
     ])
     summary = run_local(cfg)
     assert summary.accounted == summary.events_in, "events lost"
@@ -72,7 +72,7 @@ def main() -> None:
         print(f"plain python: {plain['events_per_s']:.0f} events/s", flush=True)
         # warm-up: the first job on a machine pays cold caches (JIT, page cache); not counted
         warm = load_config(overrides=["source.synthetic.events=2000", f"store.sqlite.path={work / 'warm.sqlite'}",
-                                      f"job.work_dir={work / 'warm'}"])
+                                      f"job.work_dir={work / 'warm'}", "model.enabled=false"])
         run_local(warm)
         runs, rates = [], {}
         for p in args.parallelism:
