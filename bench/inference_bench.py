@@ -58,7 +58,7 @@ def raw_ort(model_dir: Path, provider: str, seqs: list[list[dict]], batch: int, 
 
 
 def job_stage(model_dir: Path, provider: str, seqs, batch: int, rows: int, work: Path) -> float:
-    """Net runtime of: file of sequence JSON → pandas UDF scoring → discard."""
+    """Net runtime of: file of item-id lists (JSON, as the fold emits them) → pandas UDF scoring → discard."""
     from pyflink.common import Types
     from pyflink.datastream.connectors import Sink
     from pyflink.table import DataTypes
@@ -73,14 +73,14 @@ def job_stage(model_dir: Path, provider: str, seqs, batch: int, rows: int, work:
     path = work / f"seqs-{rows}.jsonl"
     with path.open("w") as fh:
         for i in range(rows):
-            fh.write(json.dumps(seqs[i % len(seqs)], separators=(",", ":")) + "\n")
+            fh.write(json.dumps([e["item_id"] for e in seqs[i % len(seqs)]], separators=(",", ":")) + "\n")
     cfg = load_config(overrides=[f"model.path={model_dir}", "model.enabled=true", f"model.batch_size={batch}",
                                  f"model.provider={provider}"])
     env, t_env = create_environments(cfg)
     raw, _ = file_source_stream(env, path)
     score = udf(ScoreUsers(str(model_dir), provider, cfg.model.gpu_mem_limit_mb, 0, None),
                 result_type=DataTypes.STRING(), func_type="pandas")
-    table = t_env.from_data_stream(raw).select(score(col("f0"), lit(0), lit(1_000_000)).alias("s"))
+    table = t_env.from_data_stream(raw).select(score(col("f0"), lit(0), lit(1_000_000), lit(0)).alias("s"))
     t_env.to_data_stream(table).map(lambda r: len(r[0]), output_type=Types.INT()).sink_to(Sink(DISCARD))
     return env.execute("bench-inference-stage").get_net_runtime() / 1000.0
 

@@ -131,7 +131,8 @@ def attach_scoring(t_env, cfg: RecstreamConfig, features):
                 result_type=DataTypes.STRING(), func_type="pandas")
     table = t_env.from_data_stream(features)
     scored = table.select(*[col(f) for f in FEATURE_FIELDS],
-                          score(col("sequence"), col("n_applied"), col("event_count")).alias("scores"))
+                          score(col("item_ids"), col("n_applied"), col("event_count"), col("event_time"))
+                          .alias("scores"))
     return (t_env.to_data_stream(scored)
             .key_by(lambda r: r[0], key_type=Types.STRING())
             .process(TrackDrift(), output_type=SCORED)

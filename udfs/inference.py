@@ -126,11 +126,10 @@ class Scorer:
     def provider(self) -> str:
         return self.model.providers[0]
 
-    def observe(self, sequence: list[dict], since_ts: int | None) -> None:
-        """Feed the popularity tracker with a user's events newer than ``since_ts``."""
-        for ev in sequence:
-            if since_ts is None or ev["event_time"] > since_ts:
-                self.popularity.add(ev["item_id"], ev["event_time"])
+    def observe_items(self, item_ids: list[str], ts: int) -> None:
+        """Feed the popularity tracker with items a user just interacted with at ``ts``."""
+        for item in item_ids:
+            self.popularity.add(item, ts)
 
     def score(self, sequences: list[list[str]], event_counts: list[int]) -> list[Score]:
         m = self.model

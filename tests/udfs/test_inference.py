@@ -33,7 +33,7 @@ def test_scorer_cold_and_warm_users():
 
     scorer = Scorer.load(load_config().model.path, "cpu", cold_start_min_events=3)
     m = scorer.model
-    scorer.observe([{"item_id": "i00005", "event_time": 1}, {"item_id": "i00005", "event_time": 2}], None)
+    scorer.observe_items(["i00005", "i00005"], 2)
     seqs = [["i00001", "i00002", "i00003"], ["i00001"], [], ["unknown-item"] * 5]
     out = scorer.score(seqs, [3, 1, 0, 5])
     assert [o.cold_start for o in out] == [False, True, True, False]

@@ -112,4 +112,6 @@ class FoldUserState(KeyedProcessFunction):
             key, state.last_ts, state.seq, applied, state.seq - state.late, batch_start_ms,
             json.dumps(state.features(params), separators=(",", ":")),
             json.dumps(state.sequence_snapshot(), separators=(",", ":")),
+            # the model input alone, cheap to decode in the scoring UDF
+            json.dumps(state.sequence.item_ids(), separators=(",", ":")),
         )

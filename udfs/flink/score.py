@@ -50,20 +50,23 @@ class ScoreUsers(ScalarFunction):
         group.gauge("inference_on_gpu", lambda: cuda)
         group.add_group("model_version", self.version).gauge("in_use", lambda: 1)
 
-    def eval(self, sequence, n_applied, event_count):
+    def eval(self, item_ids, n_applied, event_count, event_time):
+        """item_ids: JSON lists of the users' last-N item ids (oldest first)."""
         import pandas as pd
 
         t0 = time.perf_counter()
-        seqs = [json.loads(s) for s in sequence]
+        seqs = [json.loads(s) for s in item_ids]
         # literal arguments arrive as scalars, columns as Series
         if not hasattr(n_applied, "__len__"):
             n_applied = [n_applied] * len(seqs)
         if not hasattr(event_count, "__len__"):
             event_count = [event_count] * len(seqs)
-        for seq, n in zip(seqs, n_applied):
+        if not hasattr(event_time, "__len__"):
+            event_time = [event_time] * len(seqs)
+        for seq, n, ts in zip(seqs, n_applied, event_time):
             if n:
-                self.scorer.observe(seq[-int(n):], None)
-        results = self.scorer.score([[e["item_id"] for e in s] for s in seqs], [int(c) for c in event_count])
+                self.scorer.observe_items(seq[-int(n):], int(ts))
+        results = self.scorer.score(seqs, [int(c) for c in event_count])
         out = [
             json.dumps({"v": self.version, "cold": r.cold_start, "emb": r.embedding, "items": r.items,
                         "scores": r.scores}, separators=(",", ":"))
@@ -90,11 +93,11 @@ class TrackDrift(KeyedProcessFunction):
         self.prev = runtime_context.get_state(ValueStateDescriptor("prev_embedding", Types.PICKLED_BYTE_ARRAY()))
 
     def process_element(self, row, ctx):
-        scores = json.loads(row[8])
+        scores = json.loads(row[9])
         drift = None
         if not scores["cold"]:
             prev = self.prev.value()
             drift = cosine_distance(prev, scores["emb"])
             self.prev.update(scores["emb"])
         scores["drift"] = drift
-        yield Row(*row[:8], json.dumps(scores, separators=(",", ":")))
+        yield Row(*row[:9], json.dumps(scores, separators=(",", ":")))

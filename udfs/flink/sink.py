@@ -61,10 +61,11 @@ class FeatureWriter(_StoreWriter):
         self.latencies_ms: list[int] = []
 
     def map(self, row):
-        # row: user_id, event_time, state_seq, n_applied, event_count, batch_start_ms, features, sequence[, scores]
+        # row: user_id, event_time, state_seq, n_applied, event_count, batch_start_ms, features, sequence,
+        #      item_ids[, scores]
         scores = None
-        if len(row) > 8 and row[8]:
-            s = json.loads(row[8])
+        if len(row) > 9 and row[9]:
+            s = json.loads(row[9])
             scores = ScoreRow(row[0], row[1], row[2], s["v"], s["cold"], s["emb"], s["items"], s["scores"],
                               s.get("drift"))
             self.stats["scored_rows"] += 1

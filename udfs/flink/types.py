@@ -11,9 +11,9 @@ DEAD = Types.ROW_NAMED(DEAD_FIELDS, [Types.STRING(), Types.STRING(), Types.STRIN
 DEAD_TAG = OutputTag("dead-letters", DEAD)
 
 FEATURE_FIELDS = ["user_id", "event_time", "state_seq", "n_applied", "event_count", "batch_start_ms",
-                  "features", "sequence"]
+                  "features", "sequence", "item_ids"]
 _FEATURE_TYPES = [Types.STRING(), Types.LONG(), Types.LONG(), Types.INT(), Types.LONG(), Types.LONG(),
-                  Types.STRING(), Types.STRING()]
+                  Types.STRING(), Types.STRING(), Types.STRING()]
 FEATURES = Types.ROW_NAMED(FEATURE_FIELDS, _FEATURE_TYPES)
 
 # feature row + model output (JSON: embedding, top-K, version, drift, cold_start) for the writer
