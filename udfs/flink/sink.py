@@ -17,6 +17,7 @@ from recstream.store.sqlite import SqliteStore
 from udfs.flink.types import subtask_index
 
 STATS_EVERY_S = 1.0
+LATENCY_WARMUP_S = 5.0  # latency percentiles leave out rows written in the first seconds of output
 
 
 class _StoreWriter(MapFunction):
@@ -72,16 +73,16 @@ class FeatureWriter(_StoreWriter):
             self.stats["cold_start_rows"] += int(s["cold"])
         self.store.upsert_user(FeatureRow(row[0], row[1], row[2], row[6], row[7]), scores)
         self.rows_written.inc()
-        if row[5]:
-            self.latencies_ms.append(int(time.time() * 1000) - row[5])
-        self.users.add(row[0])
-        self.stats["events_applied"] += row[3]
-        self.stats["feature_rows"] += 1
-        self.stats["users_updated"] = len(self.users)
         now_ms = int(time.time() * 1000)
         if not self.stats["first_write_ms"]:
             self.stats["first_write_ms"] = now_ms
         self.stats["last_write_ms"] = now_ms
+        if row[5] and now_ms - self.stats["first_write_ms"] >= LATENCY_WARMUP_S * 1000:
+            self.latencies_ms.append(now_ms - row[5])
+        self.users.add(row[0])
+        self.stats["events_applied"] += row[3]
+        self.stats["feature_rows"] += 1
+        self.stats["users_updated"] = len(self.users)
         self._maybe_flush_stats()
         return 0
 
