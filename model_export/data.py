@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from model_export.runtime import dedupe_consecutive as _dedupe_consecutive
+
 PAD_INDEX = 0
 UNK_INDEX = 1
 PAD_TOKEN = "<pad>"
@@ -89,14 +91,6 @@ class _Vocab:
             self.index[raw] = idx
             self.item_ids.append(raw)
         return idx
-
-
-def _dedupe_consecutive(seq: list[int]) -> list[int]:
-    out: list[int] = []
-    for x in seq:
-        if not out or out[-1] != x:
-            out.append(x)
-    return out
 
 
 def sequences_from_events(

@@ -23,6 +23,17 @@ PAD_INDEX, UNK_INDEX = 0, 1
 _CARD_KEYS = ("version", "max_len", "top_k", "dim", "n_items")
 
 
+def dedupe_consecutive(seq):
+    """Drop back-to-back repeats of the same item (a view then a click of one item counts once).
+
+    Training applies it to every sequence, so the streaming job applies it to the model input too."""
+    out = []
+    for x in seq:
+        if not out or out[-1] != x:
+            out.append(x)
+    return out
+
+
 class ModelLoadError(ValueError):
     """An export directory file is missing, corrupt or does not match what is expected."""
 

@@ -132,8 +132,11 @@ class Scorer:
             self.popularity.add(item, ts)
 
     def score(self, sequences: list[list[str]], event_counts: list[int]) -> list[Score]:
+        from model_export.runtime import dedupe_consecutive
+
         m = self.model
         k = m.top_k
+        sequences = [dedupe_consecutive(s) for s in sequences]  # as in training
         out: list[Score | None] = [None] * len(sequences)
         warm = [i for i, n in enumerate(event_counts) if n >= self.cold_start_min_events and sequences[i]]
         if warm:

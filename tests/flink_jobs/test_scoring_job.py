@@ -42,7 +42,7 @@ def scored_run(tmp_path_factory, model_dir):
 
 
 def test_scores_match_the_model_offline(scored_run, model_dir):
-    from model_export.runtime import InterestModel
+    from model_export.runtime import InterestModel, dedupe_consecutive
 
     cfg, lines, summary = scored_run
     assert summary.job_status == "FINISHED" and summary.accounted == summary.events_in
@@ -63,7 +63,7 @@ def test_scores_match_the_model_offline(scored_run, model_dir):
                 continue
             warm += 1
             assert not top["cold_start"]
-            emb, scores, items = model.recommend([state.sequence.item_ids()])
+            emb, scores, items = model.recommend([dedupe_consecutive(state.sequence.item_ids())])
             np.testing.assert_allclose(top["embedding"], emb[0], atol=1e-5)
             assert top["items"] == [str(x) for x in items[0]]
             np.testing.assert_allclose(top["scores"], scores[0], atol=1e-4)

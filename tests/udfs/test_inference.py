@@ -41,3 +41,6 @@ def test_scorer_cold_and_warm_users():
     emb, scores, items = m.recommend([seqs[0]])
     np.testing.assert_allclose(out[0].embedding, emb[0], atol=1e-6)
     assert out[0].items == [str(x) for x in items[0]] and len(out[3].items) == m.top_k
+    # back-to-back repeats are dropped before the model, as in training
+    again = scorer.score([["i00001", "i00001", "i00002", "i00003", "i00003"]], [5])[0]
+    np.testing.assert_allclose(again.embedding, emb[0], atol=1e-6)
