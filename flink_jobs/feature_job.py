@@ -143,9 +143,15 @@ def file_source_stream(env, path: Path):
     from pyflink.common import WatermarkStrategy
     from pyflink.datastream.connectors.file_system import FileSource, StreamFormat
 
-    source = FileSource.for_record_stream_format(StreamFormat.text_line_format(), str(Path(path).resolve())).build()
-    # One file = one split = one reader, so arrival order per user is the file order.
-    return env.from_source(source, WatermarkStrategy.no_watermarks(), "replay-file").set_parallelism(1), 1
+    from recstream.replay import replay_files
+
+    path = Path(path).resolve()
+    # One file = one split, read in order by one reader: a user's events must all be in one file
+    # (recstream's partitioned replays split by user id), then arrival order per user is file order.
+    parallelism = max(1, len(replay_files(path)))
+    source = FileSource.for_record_stream_format(StreamFormat.text_line_format(), str(path)).build()
+    return (env.from_source(source, WatermarkStrategy.no_watermarks(), "replay-file").set_parallelism(parallelism),
+            parallelism)
 
 
 def execute_file_job(cfg: RecstreamConfig, input_path: Path, run_id: str, detached: bool = False):

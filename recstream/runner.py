@@ -88,6 +88,9 @@ def prepare_input(cfg: RecstreamConfig, input_path: Path | None = None) -> tuple
         if not Path(input_path).exists():
             raise FileNotFoundError(f"input file {input_path} not found")
         return Path(input_path), count_lines(Path(input_path))
+    if cfg.job.parallelism > 1:  # one file per parallel reader, split by user id
+        path = cfg.job.work_dir / f"replay-{cfg.source.kind}"
+        return path, write_replay_file(cfg, path, partitions=cfg.job.parallelism)
     path = cfg.job.work_dir / f"replay-{cfg.source.kind}.jsonl"
     return path, write_replay_file(cfg, path)
 

@@ -24,8 +24,16 @@ def job_run(tmp_path_factory):
     lines = list(replay_lines(SPEC))
     # payloads a Kafka topic could carry: binary junk and a JSON array
     lines[5:5] = ["\x00\x01garbage", '["not", "an", "object"]']
-    path = tmp / "events.jsonl"
-    path.write_text("\n".join(lines) + "\n")
+    # two files split by user id (like a keyed topic with two partitions): two parallel readers
+    from recstream.replay import partition_of
+
+    path = tmp / "events"
+    path.mkdir()
+    parts = [[], []]
+    for line in lines:
+        parts[partition_of(line, 2)].append(line)
+    for i, part in enumerate(parts):
+        (path / f"part-{i}.jsonl").write_text("\n".join(part) + "\n")
     cfg = load_config(overrides=[
         f"store.sqlite.path={tmp / 'store.sqlite'}", f"job.work_dir={tmp}",
         "job.parallelism=2", "features.allowed_lateness_s=600",

@@ -79,3 +79,27 @@ def test_movielens_real_data(ml100k_dir):
     events = movielens.load_events(ml100k_dir)
     assert len(events) == 100_000 and len({e["user_id"] for e in events}) == 943
     assert all(try_parse_event(json.dumps(e))[0] for e in events[:1000])
+
+
+def test_partitioned_replay_keeps_each_user_in_one_file_in_order(tmp_path):
+    from recstream.config import load_config
+    from recstream.replay import count_lines, replay_files, source_lines, write_replay_file
+
+    cfg = load_config(overrides=["source.synthetic.events=2000"])
+    n = write_replay_file(cfg, tmp_path / "parts", partitions=3)
+    files = replay_files(tmp_path / "parts")
+    assert len(files) == 3 and count_lines(tmp_path / "parts") == n == len(list(source_lines(cfg)))
+    owner, order = {}, {}
+    for i, f in enumerate(files):
+        for line in f.read_text().splitlines():
+            e, _ = try_parse_event(line)
+            if e is None:
+                continue
+            assert owner.setdefault(e["user_id"], i) == i
+            order.setdefault(e["user_id"], []).append(e["event_id"])
+    original = {}
+    for line in source_lines(cfg):
+        e, _ = try_parse_event(line)
+        if e is not None:
+            original.setdefault(e["user_id"], []).append(e["event_id"])
+    assert order == original
