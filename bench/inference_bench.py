@@ -29,7 +29,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench.machine import machine_info  # noqa: E402
 
 ML = Path(__file__).resolve().parents[2] / "shared/data/ml-100k"
-DISCARD = "org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink"
 
 
 def ml_sequences(ml_path: Path) -> list[list[dict]]:
@@ -43,13 +42,15 @@ def ml_sequences(ml_path: Path) -> list[list[dict]]:
 
 
 def raw_ort(model_dir: Path, provider: str, seqs: list[list[dict]], batch: int, rows: int) -> dict:
+    import numpy as np
+
     from udfs.inference import Scorer
 
     scorer = Scorer.load(model_dir, provider)
     m = scorer.model
     enc = m.encode_sequences([[e["item_id"] for e in s] for s in seqs])
     reps = -(-rows // len(enc))
-    x = __import__("numpy").tile(enc, (reps, 1))[:rows]
+    x = np.tile(enc, (reps, 1))[:rows]
     m.run(x[:batch])  # warm-up (GPU: kernel selection)
     t0 = time.perf_counter()
     for i in range(0, rows, batch):
@@ -68,7 +69,7 @@ def job_stage(model_dir: Path, provider: str, seqs, batch: int, rows: int, work:
     from pyflink.table.udf import udf
 
     from flink_jobs.environment import create_environments
-    from flink_jobs.feature_job import file_source_stream
+    from flink_jobs.feature_job import DISCARD, file_source_stream
     from recstream.config import load_config
     from udfs.flink.score import ScoreUsers
 

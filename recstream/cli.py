@@ -64,7 +64,7 @@ def run(
                 done = p.get("events_applied", 0) + p.get("dead_parse", 0) + p.get("dead_late", 0)
                 progress.update(task, completed=done, description="processing" if done else "starting Flink")
 
-            summary = run_local(cfg, path, on_progress=on_progress)
+            summary = run_local(cfg, on_progress=on_progress, prepared=(path, total))
     except (JavaNotFoundError, FileNotFoundError, ValueError, JobFailed) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1)

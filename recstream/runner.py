@@ -100,10 +100,13 @@ def run_local(
     input_path: Path | None = None,
     on_progress: Callable[[dict[str, int]], None] | None = None,
     poll_s: float = 0.5,
+    prepared: tuple[Path, int] | None = None,
 ) -> RunSummary:
+    """``prepared``: the (path, line count) that :func:`prepare_input` already returned, so a
+    caller that needed the count first does not read the input twice."""
     from flink_jobs.feature_job import execute_file_job
 
-    path, n_lines = prepare_input(cfg, input_path)
+    path, n_lines = prepared if prepared is not None else prepare_input(cfg, input_path)
     run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     store_path = cfg.store.sqlite.path.resolve()
     SqliteStore(store_path).close()  # create schema before readers poll it

@@ -109,7 +109,3 @@ def try_parse_event(raw: str | bytes) -> tuple[dict[str, Any] | None, str | None
     except Exception as exc:  # a validator bug must not kill the job: dead-letter it
         return None, f"validator error: {type(exc).__name__}: {exc}"
 
-
-def compact(event: dict[str, Any]) -> str:
-    """Single-line JSON for an event (safe to join with newlines)."""
-    return json.dumps(event, separators=(",", ":"), ensure_ascii=False)

@@ -32,6 +32,15 @@ WHERE (excluded.event_time, excluded.state_seq) > (user_scores.event_time, user_
 """
 
 
+def _feature_params(r: FeatureRow, now: int) -> tuple:
+    return (r.user_id, r.event_time, r.state_seq, r.features, r.sequence, now)
+
+
+def _score_params(r: ScoreRow, now: int) -> tuple:
+    return (r.user_id, r.event_time, r.state_seq, r.model_version, int(r.cold_start), json.dumps(r.embedding),
+            json.dumps(r.topk_items), json.dumps(r.topk_scores), r.drift, now)
+
+
 class SqliteStore(OnlineStore):
     def __init__(self, path: str | Path, read_only: bool = False) -> None:
         self.path = Path(path)
@@ -52,31 +61,22 @@ class SqliteStore(OnlineStore):
         """Features and scores of one user in one transaction (one commit)."""
         now = int(time.time() * 1000)
         with self.conn:
-            self.conn.execute(_UPSERT, (features.user_id, features.event_time, features.state_seq,
-                                        features.features, features.sequence, now))
+            self.conn.execute(_UPSERT, _feature_params(features, now))
             if scores is not None:
-                r = scores
-                self.conn.execute(_UPSERT_SCORES, (
-                    r.user_id, r.event_time, r.state_seq, r.model_version, int(r.cold_start), json.dumps(r.embedding),
-                    json.dumps(r.topk_items), json.dumps(r.topk_scores), r.drift, now))
+                self.conn.execute(_UPSERT_SCORES, _score_params(scores, now))
 
     def upsert_features(self, rows: Iterable[FeatureRow]) -> int:
         now = int(time.time() * 1000)
         with self.conn:
             before = self.conn.total_changes
-            self.conn.executemany(
-                _UPSERT, [(r.user_id, r.event_time, r.state_seq, r.features, r.sequence, now) for r in rows]
-            )
+            self.conn.executemany(_UPSERT, [_feature_params(r, now) for r in rows])
             return self.conn.total_changes - before
 
     def upsert_scores(self, rows: Iterable[ScoreRow]) -> int:
         now = int(time.time() * 1000)
-        dumps = json.dumps
         with self.conn:
             before = self.conn.total_changes
-            self.conn.executemany(_UPSERT_SCORES, [
-                (r.user_id, r.event_time, r.state_seq, r.model_version, int(r.cold_start), dumps(r.embedding),
-                 dumps(r.topk_items), dumps(r.topk_scores), r.drift, now) for r in rows])
+            self.conn.executemany(_UPSERT_SCORES, [_score_params(r, now) for r in rows])
             return self.conn.total_changes - before
 
     def get_top_k(self, user_id: str) -> dict | None:
@@ -137,9 +137,6 @@ class SqliteStore(OnlineStore):
     def run_stats(self, run_id: str) -> dict[str, int]:
         rows = self.conn.execute("SELECT key, value FROM run_stats WHERE run_id = ?", (run_id,))
         return {r["key"]: r["value"] for r in rows}
-
-    def count_users(self) -> int:
-        return self.conn.execute("SELECT COUNT(*) FROM user_features").fetchone()[0]
 
     def close(self) -> None:
         self.conn.close()

@@ -46,9 +46,6 @@ class UserState:
         self.sequence = LastN(params.sequence_length)
         self.sessions = Sessions(params.session_gap_ms)
 
-    def is_late(self, ts: int, params: FeatureParams) -> bool:
-        return self.last_ts is not None and ts < self.last_ts - params.allowed_lateness_ms
-
     def apply(self, event: dict, params: FeatureParams) -> bool:
         """Fold a validated event in. Returns False (and counts it) when it is late."""
         ts = event["event_time"]

@@ -6,11 +6,10 @@ operators finish their in-flight records before the barrier passes).
 """
 from __future__ import annotations
 
+import json
 import time
 
 from pyflink.datastream import MapFunction
-
-import json
 
 from recstream.store.base import DeadLetter, FeatureRow, ScoreRow
 from recstream.store.sqlite import SqliteStore
@@ -42,11 +41,6 @@ class _StoreWriter(MapFunction):
             self.last_stats = now
 
     def close(self):
-        lat = sorted(getattr(self, "latencies_ms", []))
-        if lat:
-            self.stats["latency_p50_ms"] = lat[len(lat) // 2]
-            self.stats["latency_p99_ms"] = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
-            self.stats["latency_max_ms"] = lat[-1]
         if getattr(self, "store", None) is not None:
             self.stats["finished"] = 1
             self._maybe_flush_stats(force=True)
@@ -85,6 +79,14 @@ class FeatureWriter(_StoreWriter):
         self.stats["users_updated"] = len(self.users)
         self._maybe_flush_stats()
         return 0
+
+    def close(self):
+        lat = sorted(getattr(self, "latencies_ms", []))
+        if lat:
+            self.stats["latency_p50_ms"] = lat[len(lat) // 2]
+            self.stats["latency_p99_ms"] = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
+            self.stats["latency_max_ms"] = lat[-1]
+        super().close()
 
 
 class DeadLetterWriter(_StoreWriter):
