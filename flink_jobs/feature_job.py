@@ -48,14 +48,19 @@ def register_raw_view(t_env, raw_stream, cfg: RecstreamConfig, bounded: bool) ->
     return view
 
 
-def micro_batch_table(t_env, view: str, cfg: RecstreamConfig, line_based: bool = False):
+def micro_batch_table(t_env, view: str, cfg: RecstreamConfig, line_based: bool = False,
+                      with_origin: bool = False):
     """Table (user_id, payloads, n, window_start): each user's raw payloads per micro-batch
-    window, from a view with columns ``f0`` (raw payload) and ``batch_time`` (time attribute)."""
+    window, from a view with columns ``f0`` (raw payload) and ``batch_time`` (time attribute),
+    and, ``with_origin``, ``origin`` (where the record came from, e.g. Kafka topic/partition/offset),
+    which is prefixed to its payload with a tab."""
     batch_s = cfg.job.micro_batch_ms / 1000.0
     # Valid JSON never holds a raw newline outside whitespace, so newline is a safe separator.
     # Line-based sources (replay files) cannot carry a raw newline; others (Kafka) can, and JSON
     # allows one only as whitespace, so it is blanked out there.
     payload = "f0" if line_based else "REPLACE(REPLACE(f0, CHR(13), ' '), CHR(10), ' ')"
+    if with_origin:
+        payload = f"CONCAT(origin, CHR(9), {payload})"
     t_env.create_temporary_view(f"{view}_keyed", t_env.sql_query(
         "SELECT COALESCE(JSON_VALUE(f0, '$.user_id'), '') AS user_id, "
         f"{payload} AS payload, batch_time FROM {view}"))
@@ -68,9 +73,9 @@ def micro_batch_table(t_env, view: str, cfg: RecstreamConfig, line_based: bool =
 
 def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str,
                       source_parallelism: int, bounded: bool, raw_view: str | None = None,
-                      line_based: bool = False):
+                      line_based: bool = False, with_origin: bool = False):
     """Attach the feature pipeline to ``raw_stream`` (a DataStream of raw payload strings),
-    or to an already registered view ``raw_view`` with columns (f0, batch_time).
+    or to an already registered view ``raw_view`` with columns (f0, batch_time[, origin]).
 
     The SQL part runs at the source's parallelism so it chains to the source
     (forward): each user's events keep their source order (Kafka: key = user id)
@@ -89,12 +94,12 @@ def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str,
     store_path = str(cfg.store.sqlite.path.resolve())
     if raw_view is None:
         raw_view = register_raw_view(t_env, raw_stream, cfg, bounded)
-    batch_stream = t_env.to_data_stream(micro_batch_table(t_env, raw_view, cfg, line_based))
+    batch_stream = t_env.to_data_stream(micro_batch_table(t_env, raw_view, cfg, line_based, with_origin))
 
     ttl_ms = int(cfg.job.state_ttl_days * 86_400_000)
     features = (
         batch_stream.key_by(lambda r: r[0], key_type=Types.STRING())
-        .process(FoldUserState(params, ttl_ms), output_type=FEATURES)
+        .process(FoldUserState(params, ttl_ms, with_origin), output_type=FEATURES)
         .name("validate-fold-user-state")
         .uid("fold-user-state")
     )

@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from recstream import cli_kafka
 from recstream.config import ConfigError, load_config
 
 app = typer.Typer(help="Real-time recommender features and interest-model inference on Apache Flink.",
@@ -34,8 +35,10 @@ def _config(config: Optional[List[Path]], overrides: Optional[List[str]], extra:
 
 @app.command()
 def run(
-    source: Optional[str] = typer.Option(None, help="synthetic | movielens | file (default: config, synthetic)"),
+    source: Optional[str] = typer.Option(None, help="synthetic | movielens | file | kafka (default: config, synthetic)"),
     input: Optional[Path] = typer.Option(None, "--input", "-i", help="replay file of raw JSON events, one per line"),
+    stop_offsets: Optional[Path] = typer.Option(
+        None, help="kafka: stop at these end offsets (JSON written by `recstream produce --offsets-out`)"),
     events: Optional[int] = typer.Option(None, help="synthetic: number of events to generate"),
     store: Optional[Path] = typer.Option(None, help="SQLite store path"),
     config: Optional[List[Path]] = ConfigOpt,
@@ -50,12 +53,21 @@ def run(
         extra.append(f"source.synthetic.events={events}")
     if store:
         extra.append(f"store.sqlite.path={store}")
+    if stop_offsets:
+        try:
+            offsets = {int(k): int(v) for k, v in json.loads(stop_offsets.read_text()).items()}
+        except (OSError, ValueError, AttributeError) as exc:
+            err.print(f"[red]error:[/red] cannot read --stop-offsets {stop_offsets}: {exc}")
+            raise typer.Exit(2)
+        extra.append(f"kafka.stop_offsets={offsets}")
     cfg = _config(config, overrides, extra)
     from recstream.flink_env import JavaNotFoundError
-    from recstream.runner import JobFailed, prepare_input, run_local
+    from recstream.runner import JobFailed, prepare_input, run_kafka_local, run_local
 
+    kafka = cfg.source.kind == "kafka"
     try:
-        path, total = prepare_input(cfg, input)
+        # Kafka: how many records the run will see is unknown (committed start offsets), so no total
+        path, total = (None, None) if kafka else prepare_input(cfg, input)
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} events"),
                       TimeElapsedColumn(), console=err, transient=json_out) as progress:
             task = progress.add_task("starting Flink", total=total)
@@ -64,7 +76,10 @@ def run(
                 done = p.get("events_applied", 0) + p.get("dead_parse", 0) + p.get("dead_late", 0)
                 progress.update(task, completed=done, description="processing" if done else "starting Flink")
 
-            summary = run_local(cfg, on_progress=on_progress, prepared=(path, total))
+            if kafka:
+                summary = run_kafka_local(cfg, on_progress=on_progress)
+            else:
+                summary = run_local(cfg, on_progress=on_progress, prepared=(path, total))
     except (JavaNotFoundError, FileNotFoundError, ValueError, JobFailed) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1)
@@ -85,7 +100,7 @@ def run(
         for k, v in data.items():
             table.add_row(k, str(v))
         console.print(table)
-    if summary.accounted != summary.events_in:
+    if not kafka and summary.accounted != summary.events_in:
         err.print(f"[red]events in ({summary.events_in}) != applied + dead-lettered ({summary.accounted})[/red]")
         raise typer.Exit(3)
     if summary.job_status != "FINISHED":
@@ -157,6 +172,7 @@ def _register_model_commands() -> None:
 
 
 _register_model_commands()
+cli_kafka.register(app)
 
 
 def main() -> None:  # pragma: no cover

@@ -102,11 +102,29 @@ def run_local(
     poll_s: float = 0.5,
     prepared: tuple[Path, int] | None = None,
 ) -> RunSummary:
-    """``prepared``: the (path, line count) that :func:`prepare_input` already returned, so a
-    caller that needed the count first does not read the input twice."""
+    """Run the file/replay job. ``prepared``: the (path, line count) that :func:`prepare_input`
+    already returned, so a caller that needed the count first does not read the input twice."""
     from flink_jobs.feature_job import execute_file_job
 
     path, n_lines = prepared if prepared is not None else prepare_input(cfg, input_path)
+    return _run(cfg, lambda run_id: execute_file_job(cfg, path, run_id), path, n_lines, on_progress, poll_s)
+
+
+def run_kafka_local(
+    cfg: RecstreamConfig,
+    on_progress: Callable[[dict[str, int]], None] | None = None,
+    poll_s: float = 0.5,
+    events_in: int = 0,
+) -> RunSummary:
+    """Run the Kafka job in the local mini-cluster; bounded when ``kafka.stop_offsets`` is set
+    (``events_in``: how many records lie before the stop offsets, when the caller knows)."""
+    from flink_jobs.kafka_job import execute_kafka_job
+
+    label = Path(f"kafka://{cfg.kafka.bootstrap_servers}/{cfg.kafka.topics.events}")
+    return _run(cfg, lambda run_id: execute_kafka_job(cfg, run_id), label, events_in, on_progress, poll_s)
+
+
+def _run(cfg, execute, label: Path, events_in: int, on_progress, poll_s: float) -> RunSummary:
     run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     store_path = cfg.store.sqlite.path.resolve()
     SqliteStore(store_path).close()  # create schema before readers poll it
@@ -117,7 +135,7 @@ def run_local(
 
     def _execute():
         try:
-            outcome["result"] = execute_file_job(cfg, path, run_id)
+            outcome["result"] = execute(run_id)
         except BaseException as exc:  # surfaced below
             outcome["error"] = exc
 
@@ -136,7 +154,7 @@ def run_local(
     if on_progress:
         on_progress(p)
     return RunSummary(
-        run_id=run_id, input_path=path, events_in=n_lines, events_applied=p.get("events_applied", 0),
+        run_id=run_id, input_path=label, events_in=events_in, events_applied=p.get("events_applied", 0),
         dead_parse=p.get("dead_parse", 0), dead_late=p.get("dead_late", 0),
         users_updated=p.get("users_updated", 0), feature_rows=p.get("feature_rows", 0),
         job_status=status, wall_s=wall, job_net_runtime_s=net,

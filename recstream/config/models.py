@@ -37,7 +37,7 @@ class FileSourceConfig(Section):
 
 
 class SourceConfig(Section):
-    kind: Literal["synthetic", "movielens", "file"] = "synthetic"
+    kind: Literal["synthetic", "movielens", "file", "kafka"] = "synthetic"
     synthetic: SyntheticSourceConfig = SyntheticSourceConfig()
     movielens: MovieLensSourceConfig = MovieLensSourceConfig()
     file: FileSourceConfig = FileSourceConfig()
@@ -110,6 +110,55 @@ class ModelConfig(Section):
         return bool(self.enabled)
 
 
+class KafkaTopicsConfig(Section):
+    events: str = "recstream.events"
+    dead_letters: str = "recstream.dead-letters"
+    late: str = "recstream.late-events"
+
+
+class KafkaSecurityConfig(Section):
+    """Client security settings, passed to both the Java (Flink) and librdkafka clients.
+    Passwords come from an environment variable or a file, never from the config itself."""
+    protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password_env: str | None = "RECSTREAM_KAFKA_PASSWORD"
+    sasl_password_file: Path | None = None
+    ssl_ca_location: Path | None = None
+    ssl_certificate_location: Path | None = None
+    ssl_key_location: Path | None = None
+
+    @model_validator(mode="after")
+    def _sasl_needs_mechanism(self):
+        if self.protocol.startswith("SASL") and (not self.sasl_mechanism or not self.sasl_username):
+            raise ValueError(f"kafka.security.protocol={self.protocol} needs sasl_mechanism and sasl_username")
+        return self
+
+
+class KafkaConfig(Section):
+    bootstrap_servers: str = "127.0.0.1:9092"
+    topics: KafkaTopicsConfig = KafkaTopicsConfig()
+    partitions: int = Field(4, ge=1, description="partitions for `recstream topics create`")
+    group_id: str = "recstream-features"
+    start: Literal["committed", "earliest", "latest", "timestamp"] = Field(
+        "committed", description="committed: the group's committed offsets, else earliest")
+    start_timestamp_ms: int | None = Field(None, ge=0)
+    stop_offsets: dict[int, int] | None = Field(
+        None, description="bounded read: stop at these offsets per partition (exclusive)")
+    watermark_delay_ms: int = Field(5_000, ge=0, description="event-time watermark = max event time - delay")
+    idle_timeout_ms: int = Field(10_000, ge=0, description="a partition idle this long stops holding back watermarks")
+    jars_dir: Path = Field(Path("recstream-data/jars"),
+                           description="folder with flink-connector-kafka.jar and kafka-clients.jar")
+    security: KafkaSecurityConfig = KafkaSecurityConfig()
+    properties: dict[str, str] = Field({}, description="extra client properties, passed through as is")
+
+    @model_validator(mode="after")
+    def _timestamp_start(self):
+        if self.start == "timestamp" and self.start_timestamp_ms is None:
+            raise ValueError("kafka.start=timestamp needs kafka.start_timestamp_ms")
+        return self
+
+
 class JobConfig(Section):
     name: str = "recstream-features"
     parallelism: int = Field(1, ge=1)
@@ -123,11 +172,48 @@ class JobConfig(Section):
     restart_attempts: int = Field(0, ge=0)
     work_dir: Path = Path("recstream-data")
     flink_conf: dict[str, str] = {}
+    jars: list[Path] = Field([], description="extra jars (connectors, formats) shipped with the job (pipeline.jars)")
+
+
+class CheckpointSettings(Section):
+    """Checkpointing of jobs on a cluster (docs/cluster.md: choosing the state backend)."""
+    interval_ms: int = Field(10_000, ge=0, description="0 disables checkpointing")
+    min_pause_ms: int = Field(1_000, ge=0, description="least time between the end of one checkpoint and the next")
+    timeout_ms: int = Field(600_000, ge=1_000)
+    retained: int = Field(3, ge=1, description="completed checkpoints kept (retained on cancel)")
+    unaligned: bool = Field(False, description="unaligned checkpoints: barriers overtake in-flight data")
+    state_backend: Literal["hashmap", "rocksdb"] = "hashmap"
+    incremental: bool = Field(True, description="incremental checkpoints (rocksdb)")
+    dir: Path | None = Field(None, description="default: <cluster.home>/checkpoints")
+    savepoint_dir: Path | None = Field(None, description="default: <cluster.home>/savepoints")
+
+
+class RestartSettings(Section):
+    attempts: int = Field(3, ge=0, description="restarts before the job fails; 0 = none, a failure fails the job")
+    delay_s: float = Field(5.0, ge=0)
+
+
+class ClusterConfig(Section):
+    """A local standalone Flink cluster started from the pip package (``recstream cluster``)."""
+    home: Path = Field(Path("recstream-data/cluster"), description="conf/, lib/, log/, pid/, checkpoints/, ...")
+    rest_port: int = Field(8081, ge=1, le=65535)
+    rpc_port: int = Field(6123, ge=1, le=65535)
+    jobmanager_memory: str = "1024m"
+    taskmanager_memory: str = "2048m"
+    taskmanagers: int = Field(1, ge=1)
+    slots: int = Field(2, ge=1, description="task slots per TaskManager")
+    start_timeout_s: float = Field(120.0, gt=0)
+    prometheus_port: str | None = Field(None, description="e.g. 9249-9259: enable the Prometheus reporter")
+    flink_conf: dict[str, str] = Field({}, description="extra keys for the cluster's config.yaml")
+    checkpoint: CheckpointSettings = CheckpointSettings()
+    restart: RestartSettings = RestartSettings()
 
 
 class RecstreamConfig(Section):
+    kafka: KafkaConfig = KafkaConfig()
     job: JobConfig = JobConfig()
     source: SourceConfig = SourceConfig()
     features: FeatureConfig = FeatureConfig()
     store: StoreConfig = StoreConfig()
     model: ModelConfig = ModelConfig()
+    cluster: ClusterConfig = ClusterConfig()

@@ -1,9 +1,10 @@
 """Validate and fold a per-user micro-batch of raw events into the user's keyed state.
 
 The batch arrives as the raw payloads of one routing key (the ``user_id`` Flink SQL
-extracted) joined by newlines. Each payload is validated here: invalid ones go to
-the dead-letter side output with their reason, late ones (behind the user's
-allowed lateness) too. One ``ValueState`` holds the pickled :class:`UserState`, so
+extracted) joined by newlines, each optionally prefixed by its origin (Kafka
+topic/partition/offset) and a tab. Each payload is validated here: invalid ones go
+to the dead-letter side output with their reason and origin, late ones (behind the
+user's allowed lateness) too. One ``ValueState`` holds the pickled :class:`UserState`, so
 a batch costs a single state read and write whatever its size.
 """
 from __future__ import annotations
@@ -43,9 +44,10 @@ def epoch_ms(instant) -> int:
 
 
 class FoldUserState(KeyedProcessFunction):
-    def __init__(self, params: FeatureParams, ttl_ms: int) -> None:
+    def __init__(self, params: FeatureParams, ttl_ms: int, with_origin: bool = False) -> None:
         self.params = params
         self.ttl_ms = ttl_ms
+        self.with_origin = with_origin
 
     def open(self, runtime_context):
         desc = ValueStateDescriptor("user_state", Types.PICKLED_BYTE_ARRAY())
@@ -74,14 +76,18 @@ class FoldUserState(KeyedProcessFunction):
         params = self.params
         state = None
         seen = applied = invalid = 0
+        with_origin = self.with_origin
+        origin = ""
         for payload in payloads.split("\n"):
             seen += 1
+            if with_origin:
+                origin, _, payload = payload.partition("\t")
             event, reason = try_parse_event(payload)
             if event is not None and event["user_id"] != key:
                 event, reason = None, f"ambiguous user_id: routed as {key!r}, parsed as {event['user_id']!r}"
             if event is None:
                 invalid += 1
-                yield DEAD_TAG, Row("parse", reason, payload[:MAX_RAW_IN_DEAD_LETTER])
+                yield DEAD_TAG, Row("parse", reason, payload[:MAX_RAW_IN_DEAD_LETTER], origin)
                 continue
             if state is None:
                 state = self.state.value() or UserState(params)
@@ -92,7 +98,7 @@ class FoldUserState(KeyedProcessFunction):
                     f"late: event_time {event['event_time']} is more than {params.allowed_lateness_ms} ms "
                     f"behind the user's newest event time {state.last_ts}"
                 )
-                yield DEAD_TAG, Row("late", reason, payload)
+                yield DEAD_TAG, Row("late", reason, payload, origin)
         self.m_in.inc(seen)
         self.m_batches.inc()
         if self.m_batch_size is not None:

@@ -6,8 +6,9 @@ ships them by reference.
 from pyflink.common import Types
 from pyflink.datastream import OutputTag
 
-DEAD_FIELDS = ["stage", "reason", "raw"]
-DEAD = Types.ROW_NAMED(DEAD_FIELDS, [Types.STRING(), Types.STRING(), Types.STRING()])
+# origin: where the record came from ("topic/partition/offset" for Kafka; "" for files)
+DEAD_FIELDS = ["stage", "reason", "raw", "origin"]
+DEAD = Types.ROW_NAMED(DEAD_FIELDS, [Types.STRING(), Types.STRING(), Types.STRING(), Types.STRING()])
 DEAD_TAG = OutputTag("dead-letters", DEAD)
 
 FEATURE_FIELDS = ["user_id", "event_time", "state_seq", "n_applied", "event_count", "batch_start_ms",

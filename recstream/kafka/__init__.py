@@ -1,0 +1,1 @@
+"""Kafka in and out: client settings, topics, the replay producer, connector jars and a test broker."""
