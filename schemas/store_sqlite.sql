@@ -36,3 +36,25 @@ CREATE TABLE IF NOT EXISTS user_scores (
     drift         REAL,              -- cosine distance to the user's previous embedding (NULL: none)
     updated_at    INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS item_features (
+    item_id     TEXT PRIMARY KEY,
+    event_time  INTEGER NOT NULL,
+    state_seq   INTEGER NOT NULL,
+    features    TEXT NOT NULL,       -- JSON object
+    popularity  REAL NOT NULL,       -- decayed interaction score
+    updated_at  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS popular_items (
+    scope       TEXT PRIMARY KEY,    -- 'global', 'category:Drama', ...
+    event_time  INTEGER NOT NULL,
+    items       TEXT NOT NULL,       -- JSON list of item ids, most popular first
+    scores      TEXT NOT NULL,       -- JSON list of floats
+    updated_at  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS model_versions (
+    model_name    TEXT NOT NULL,
+    version       TEXT NOT NULL,
+    registered_at INTEGER NOT NULL,  -- epoch ms
+    card          TEXT NOT NULL,     -- JSON
+    PRIMARY KEY (model_name, version)
+);

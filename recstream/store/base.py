@@ -2,13 +2,21 @@
 
 Writes are idempotent upserts ordered by (event_time, state_seq): a write carrying
 an older state never replaces a newer one, so replays after a failure and
-out-of-order writers are safe.
+out-of-order writers are safe. Every write method returns only once the store has
+acknowledged all of its rows (committed / acknowledged at the configured consistency)
+and raises when it cannot, so a caller that returns afterwards may consider them done.
+Which rows "won" is observable through the reads; ``tests/recstream/store`` checks
+every backend against the same contract.
 """
 from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
 from typing import Iterable
+
+
+class StoreError(RuntimeError):
+    """The store cannot serve a request (unreachable, schema missing, write failed for good)."""
 
 
 @dataclass(frozen=True)
@@ -41,35 +49,103 @@ class DeadLetter:
     raw: str
 
 
+@dataclass(frozen=True)
+class ItemRow:
+    item_id: str
+    event_time: int
+    state_seq: int
+    features: str  # JSON
+    popularity: float
+
+
+@dataclass(frozen=True)
+class PopularItems:
+    scope: str  # 'global', 'category:Drama', ...
+    event_time: int
+    items: list
+    scores: list
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    model_name: str
+    version: str
+    registered_at: int  # epoch ms
+    card: str = "{}"  # JSON
+
+
 class OnlineStore(abc.ABC):
+    kind = "abstract"
+
     @abc.abstractmethod
     def upsert_features(self, rows: Iterable[FeatureRow]) -> int:
-        """Write rows; returns how many replaced or created a row (older ones are ignored)."""
+        """Write user states (features + sequence); an older state never replaces a newer one.
+
+        Returns how many rows the store accepted (SQLite: how many replaced or created a row)."""
 
     @abc.abstractmethod
     def upsert_scores(self, rows: Iterable[ScoreRow]) -> int:
         """Write model outputs; same ordering rule as features."""
 
+    def upsert_users(self, users: Iterable[tuple[FeatureRow, ScoreRow | None]]) -> int:
+        """Write a batch of user states with their scores (or None); returns the number of users.
+
+        Backends override this to write the whole batch at once (SQLite: one transaction;
+        Cassandra: all statements concurrently, bounded in flight)."""
+        users = list(users)
+        self.upsert_features([f for f, _ in users])
+        self.upsert_scores([s for _, s in users if s is not None])
+        return len(users)
+
+    @abc.abstractmethod
+    def upsert_items(self, rows: Iterable[ItemRow]) -> int:
+        """Write item features and popularity; ordered by (event_time, state_seq) like user states."""
+
+    @abc.abstractmethod
+    def get_item(self, item_id: str) -> dict | None:
+        """``{'item_id', 'event_time', 'state_seq', 'features', 'popularity', 'updated_at'}`` or None."""
+
+    @abc.abstractmethod
+    def set_popular_items(self, lists: Iterable[PopularItems]) -> None:
+        """Replace the popular-items list of each scope unless the stored one has a newer event time."""
+
+    @abc.abstractmethod
+    def get_popular_items(self, scope: str = "global") -> dict | None:
+        """``{'scope', 'event_time', 'items', 'scores', 'updated_at'}`` or None."""
+
+    @abc.abstractmethod
+    def register_model_versions(self, versions: Iterable[ModelVersion]) -> None:
+        """Record model versions (a later registration of the same version replaces the earlier one)."""
+
+    @abc.abstractmethod
+    def model_versions(self, model_name: str) -> list[dict]:
+        """``[{'model_name', 'version', 'registered_at', 'card'}]`` ordered by version."""
+
     @abc.abstractmethod
     def get_top_k(self, user_id: str) -> dict | None:
-        """``{'user_id', 'items', 'scores', 'model_version', 'cold_start', 'event_time', 'drift'}`` or None."""
+        """``{'user_id', 'items', 'scores', 'embedding', 'model_version', 'cold_start', 'event_time',
+        'state_seq', 'drift', 'updated_at'}`` or None."""
 
     @abc.abstractmethod
     def get_user_state(self, user_id: str) -> dict | None:
-        """``{'user_id', 'event_time', 'state_seq', 'features', 'sequence', 'updated_at'}`` or None."""
+        """``{'user_id', 'event_time', 'state_seq', 'features', 'sequence', 'updated_at'}`` plus
+        ``'scores'`` (as ``get_top_k``) when the user has scores, or None."""
 
     @abc.abstractmethod
     def iter_user_states(self) -> Iterable[dict]:
-        """Every stored user state (for audits and tests)."""
+        """Every stored user state, in no particular order (for audits and tests; a full scan)."""
 
     @abc.abstractmethod
-    def add_dead_letters(self, letters: Iterable[DeadLetter]) -> None: ...
+    def add_dead_letters(self, letters: Iterable[DeadLetter]) -> None:
+        """Append to the dead-letter log (at least once: a replay after a failover may repeat letters)."""
 
     @abc.abstractmethod
-    def dead_letters(self, run_id: str | None = None, limit: int = 100) -> list[dict]: ...
+    def dead_letters(self, run_id: str | None = None, limit: int = 100) -> list[dict]:
+        """``[{'run_id', 'stage', 'reason', 'raw', 'recorded_at'}]``, oldest first within a run."""
 
     @abc.abstractmethod
-    def set_run_stats(self, run_id: str, stats: dict[str, int]) -> None: ...
+    def set_run_stats(self, run_id: str, stats: dict[str, int]) -> None:
+        """Set (not add) named counters of a run."""
 
     @abc.abstractmethod
     def run_stats(self, run_id: str) -> dict[str, int]: ...

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Iterable
 
-from recstream.store.base import DeadLetter, FeatureRow, OnlineStore, ScoreRow
+from recstream.store.base import DeadLetter, FeatureRow, ItemRow, ModelVersion, OnlineStore, PopularItems, ScoreRow
 from schemas import read_text
 
 _UPSERT = """
@@ -31,6 +31,22 @@ ON CONFLICT(user_id) DO UPDATE SET
 WHERE (excluded.event_time, excluded.state_seq) > (user_scores.event_time, user_scores.state_seq)
 """
 
+_UPSERT_ITEM = """
+INSERT INTO item_features (item_id, event_time, state_seq, features, popularity, updated_at)
+VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT(item_id) DO UPDATE SET
+    event_time = excluded.event_time, state_seq = excluded.state_seq, features = excluded.features,
+    popularity = excluded.popularity, updated_at = excluded.updated_at
+WHERE (excluded.event_time, excluded.state_seq) > (item_features.event_time, item_features.state_seq)
+"""
+
+_SET_POPULAR = """
+INSERT INTO popular_items (scope, event_time, items, scores, updated_at) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT(scope) DO UPDATE SET
+    event_time = excluded.event_time, items = excluded.items, scores = excluded.scores, updated_at = excluded.updated_at
+WHERE excluded.event_time >= popular_items.event_time
+"""
+
 
 def _feature_params(r: FeatureRow, now: int) -> tuple:
     return (r.user_id, r.event_time, r.state_seq, r.features, r.sequence, now)
@@ -42,6 +58,8 @@ def _score_params(r: ScoreRow, now: int) -> tuple:
 
 
 class SqliteStore(OnlineStore):
+    kind = "sqlite"
+
     def __init__(self, path: str | Path, read_only: bool = False) -> None:
         self.path = Path(path)
         if read_only:
@@ -57,13 +75,14 @@ class SqliteStore(OnlineStore):
             self.conn.commit()
         self.conn.row_factory = sqlite3.Row
 
-    def upsert_user(self, features: FeatureRow, scores: ScoreRow | None) -> None:
-        """Features and scores of one user in one transaction (one commit)."""
+    def upsert_users(self, users) -> int:
+        """A batch of users (features, scores or None) in one transaction."""
         now = int(time.time() * 1000)
+        users = list(users)
         with self.conn:
-            self.conn.execute(_UPSERT, _feature_params(features, now))
-            if scores is not None:
-                self.conn.execute(_UPSERT_SCORES, _score_params(scores, now))
+            self.conn.executemany(_UPSERT, [_feature_params(f, now) for f, _ in users])
+            self.conn.executemany(_UPSERT_SCORES, [_score_params(s, now) for _, s in users if s is not None])
+        return len(users)
 
     def upsert_features(self, rows: Iterable[FeatureRow]) -> int:
         now = int(time.time() * 1000)
@@ -111,6 +130,50 @@ class SqliteStore(OnlineStore):
         d["sequence"] = json.loads(d["sequence"])
         return d
 
+    def upsert_items(self, rows: Iterable[ItemRow]) -> int:
+        now = int(time.time() * 1000)
+        with self.conn:
+            before = self.conn.total_changes
+            self.conn.executemany(_UPSERT_ITEM, [(r.item_id, r.event_time, r.state_seq, r.features,
+                                                  float(r.popularity), now) for r in rows])
+            return self.conn.total_changes - before
+
+    def get_item(self, item_id: str) -> dict | None:
+        row = self.conn.execute("SELECT * FROM item_features WHERE item_id = ?", (item_id,)).fetchone()
+        if row is None:
+            return None
+        d = dict(row)
+        d["features"] = json.loads(d["features"])
+        return d
+
+    def set_popular_items(self, lists: Iterable[PopularItems]) -> None:
+        now = int(time.time() * 1000)
+        with self.conn:
+            self.conn.executemany(_SET_POPULAR, [(p.scope, p.event_time, json.dumps(list(p.items)),
+                                                  json.dumps([float(x) for x in p.scores]), now) for p in lists])
+
+    def get_popular_items(self, scope: str = "global") -> dict | None:
+        row = self.conn.execute("SELECT * FROM popular_items WHERE scope = ?", (scope,)).fetchone()
+        if row is None:
+            return None
+        d = dict(row)
+        d["items"] = json.loads(d["items"])
+        d["scores"] = json.loads(d["scores"])
+        return d
+
+    def register_model_versions(self, versions: Iterable[ModelVersion]) -> None:
+        with self.conn:
+            self.conn.executemany(
+                "INSERT INTO model_versions (model_name, version, registered_at, card) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(model_name, version) DO UPDATE SET registered_at = excluded.registered_at, "
+                "card = excluded.card",
+                [(v.model_name, v.version, v.registered_at, v.card) for v in versions],
+            )
+
+    def model_versions(self, model_name: str) -> list[dict]:
+        rows = self.conn.execute("SELECT * FROM model_versions WHERE model_name = ? ORDER BY version", (model_name,))
+        return [{**dict(r), "card": json.loads(r["card"])} for r in rows]
+
     def add_dead_letters(self, letters: Iterable[DeadLetter]) -> None:
         now = int(time.time() * 1000)
         with self.conn:
@@ -120,10 +183,12 @@ class SqliteStore(OnlineStore):
             )
 
     def dead_letters(self, run_id: str | None = None, limit: int = 100) -> list[dict]:
+        cols = "run_id, stage, reason, raw, recorded_at"
         if run_id is None:
-            rows = self.conn.execute("SELECT * FROM dead_letters ORDER BY id LIMIT ?", (limit,))
+            rows = self.conn.execute(f"SELECT {cols} FROM dead_letters ORDER BY id LIMIT ?", (limit,))
         else:
-            rows = self.conn.execute("SELECT * FROM dead_letters WHERE run_id = ? ORDER BY id LIMIT ?", (run_id, limit))
+            rows = self.conn.execute(f"SELECT {cols} FROM dead_letters WHERE run_id = ? ORDER BY id LIMIT ?",
+                                     (run_id, limit))
         return [dict(r) for r in rows]
 
     def set_run_stats(self, run_id: str, stats: dict[str, int]) -> None:

@@ -1,8 +1,14 @@
 """Write feature rows and dead letters to the online store, and keep run counters.
 
-Each row is committed before the function returns, so everything upstream of a
-checkpoint barrier is durable in the store when the checkpoint completes (Python
-operators finish their in-flight records before the barrier passes).
+The writers open whatever backend the store spec names (``recstream.store.factory.store_spec``:
+embedded SQLite or Cassandra; a bare path string still means SQLite) through the one
+``OnlineStore`` contract. Each row is acknowledged by the store (SQLite: committed;
+Cassandra: every statement acknowledged at the configured consistency, transient errors
+retried with backoff) before ``map`` returns, so everything upstream of a checkpoint
+barrier is durable in the store when the checkpoint completes (Python operators finish
+their in-flight records before the barrier passes). When the store gives up, ``map``
+raises: the task fails and restarts from its last checkpoint, and the guarded/timestamped
+upserts make the replayed writes idempotent.
 """
 from __future__ import annotations
 
@@ -11,34 +17,46 @@ import time
 
 from pyflink.datastream import MapFunction
 
-from recstream.store.base import DeadLetter, FeatureRow, ScoreRow
-from recstream.store.sqlite import SqliteStore
+from recstream.store.base import DeadLetter, FeatureRow, ModelVersion, ScoreRow
+from recstream.store.factory import open_store_spec
 from udfs.flink.types import subtask_index
 
 STATS_EVERY_S = 1.0
 LATENCY_WARMUP_S = 5.0  # latency percentiles leave out rows written in the first seconds of output
+MODEL_NAME = "interest"  # model_versions partition the scores' versions are registered under
 
 
 class _StoreWriter(MapFunction):
-    def __init__(self, store_path: str, run_id: str) -> None:
-        self.store_path = store_path
+    def __init__(self, store: str | dict, run_id: str) -> None:
+        """``store``: ``store_spec(cfg.store)`` (any backend) or a SQLite path."""
+        self.store_spec = store
         self.run_id = run_id
 
     def open(self, runtime_context):
-        self.store = SqliteStore(self.store_path)
+        self.store = open_store_spec(self.store_spec)
         self.subtask = subtask_index(runtime_context)
         self.stats: dict[str, int] = {}
         self.last_stats = 0.0
-        self._open_metrics(runtime_context.get_metrics_group().add_group("recstream"))
+        group = runtime_context.get_metrics_group().add_group("recstream")
+        self.write_retries = group.counter("store_write_retries")
+        self._retries_seen = 0
+        self._open_metrics(group)
 
     def _open_metrics(self, group) -> None:
         pass
+
+    def _count_retries(self) -> None:
+        retries = getattr(self.store, "retries", 0)
+        if retries != self._retries_seen:
+            self.write_retries.inc(retries - self._retries_seen)
+            self._retries_seen = retries
 
     def _maybe_flush_stats(self, force: bool = False) -> None:
         now = time.monotonic()
         if force or now - self.last_stats >= STATS_EVERY_S:
             self.store.set_run_stats(self.run_id, {f"{k}.{self.subtask}": v for k, v in self.stats.items()})
             self.last_stats = now
+        self._count_retries()
 
     def close(self):
         if getattr(self, "store", None) is not None:
@@ -54,6 +72,7 @@ class FeatureWriter(_StoreWriter):
         self.stats.update(events_applied=0, feature_rows=0, users_updated=0, first_write_ms=0, last_write_ms=0,
                           scored_rows=0, cold_start_rows=0)
         self.latencies_ms: list[int] = []
+        self.model_versions: set[str] = set()
 
     def map(self, row):
         # row: user_id, event_time, state_seq, n_applied, event_count, batch_start_ms, features, sequence,
@@ -65,9 +84,13 @@ class FeatureWriter(_StoreWriter):
                               s.get("drift"))
             self.stats["scored_rows"] += 1
             self.stats["cold_start_rows"] += int(s["cold"])
-        self.store.upsert_user(FeatureRow(row[0], row[1], row[2], row[6], row[7]), scores)
+        # returns once the store acknowledged features, sequence and scores of this user
+        self.store.upsert_users([(FeatureRow(row[0], row[1], row[2], row[6], row[7]), scores)])
         self.rows_written.inc()
         now_ms = int(time.time() * 1000)
+        if scores is not None and scores.model_version not in self.model_versions:
+            self.store.register_model_versions([ModelVersion(MODEL_NAME, scores.model_version, now_ms)])
+            self.model_versions.add(scores.model_version)
         if not self.stats["first_write_ms"]:
             self.stats["first_write_ms"] = now_ms
         self.stats["last_write_ms"] = now_ms
