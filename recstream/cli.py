@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from recstream import cli_kafka
+from recstream import cli_cassandra, cli_kafka, cli_serve
 from recstream.config import ConfigError, load_config
 
 app = typer.Typer(help="Real-time recommender features and interest-model inference on Apache Flink.",
@@ -131,10 +131,11 @@ def inspect_user(
     """Print a user's stored features and sequence as JSON."""
     cfg = _config(config, overrides, [f"store.sqlite.path={store}"] if store else [])
     from recstream.store import open_store
+    from recstream.store.base import StoreError
 
     try:
         st = open_store(cfg.store, read_only=True)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, StoreError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1)
     with st:
@@ -173,6 +174,8 @@ def _register_model_commands() -> None:
 
 _register_model_commands()
 cli_kafka.register(app)
+cli_cassandra.register(app)
+cli_serve.register(app)
 
 
 def main() -> None:  # pragma: no cover

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from recstream.store.cassandra_config import CassandraStoreConfig
 from udfs.features.params import DEFAULT_EVENT_WEIGHTS, FeatureParams
 
 
@@ -83,8 +84,9 @@ class SqliteStoreConfig(Section):
 
 
 class StoreConfig(Section):
-    kind: Literal["sqlite"] = "sqlite"
+    kind: Literal["sqlite", "cassandra"] = "sqlite"
     sqlite: SqliteStoreConfig = SqliteStoreConfig()
+    cassandra: CassandraStoreConfig = CassandraStoreConfig()  # recstream/store/cassandra_config.py, docs/cassandra.md
 
 
 def packaged_demo_model() -> Path:
