@@ -1,0 +1,37 @@
+"""What only the embedded SQLite store does beyond the shared contract (test_store_contract.py)."""
+import sqlite3
+
+import pytest
+
+from recstream.store.base import FeatureRow, ScoreRow
+from recstream.store.sqlite import SqliteStore
+
+
+def row(t, seq, tag="x"):
+    return FeatureRow("u1", t, seq, f'{{"tag": "{tag}"}}', "[]")
+
+
+def test_upsert_counts_only_rows_that_changed(tmp_path):
+    with SqliteStore(tmp_path / "s.sqlite") as st:
+        assert st.upsert_features([row(100, 5, "new")]) == 1
+        assert st.upsert_features([row(90, 9, "older-time")]) == 0
+        assert st.upsert_features([row(100, 4, "older-seq")]) == 0
+        assert st.upsert_features([row(100, 6), row(100, 5), row(101, 1)]) == 2
+
+
+def test_upsert_users_is_one_transaction(tmp_path):
+    """A failing row rolls back the whole batch (nothing half-written)."""
+    with SqliteStore(tmp_path / "s.sqlite") as st:
+        bad = ScoreRow("u2", 1, 1, None, False, [], [], [], None)  # model_version NOT NULL
+        with pytest.raises(sqlite3.IntegrityError):
+            st.upsert_users([(row(1, 1), None), (FeatureRow("u2", 1, 1, "{}", "[]"), bad)])
+        assert st.get_user_state("u1") is None and st.get_user_state("u2") is None
+
+
+def test_read_only_store_must_exist_and_cannot_write(tmp_path):
+    with pytest.raises(FileNotFoundError, match="recstream run"):
+        SqliteStore(tmp_path / "missing.sqlite", read_only=True)
+    SqliteStore(tmp_path / "s.sqlite").close()
+    with SqliteStore(tmp_path / "s.sqlite", read_only=True) as ro:
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            ro.upsert_features([row(1, 1)])
