@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from recstream.config.feature_sections import (AnomalyConfig, ContentConfig, InteractionConfig, ItemFeatureConfig,
+                                               PrivacyConfig)
 from recstream.store.cassandra_config import CassandraStoreConfig
 from udfs.features.params import DEFAULT_EVENT_WEIGHTS, FeatureParams
 
@@ -62,6 +64,10 @@ class FeatureConfig(Section):
     allowed_lateness_s: float = Field(600.0, ge=0)
     rating_weight: float = 3.0
     event_weights: dict[str, float] = dict(DEFAULT_EVENT_WEIGHTS)
+    interactions: InteractionConfig = InteractionConfig()
+    items: ItemFeatureConfig = ItemFeatureConfig()
+    anomaly: AnomalyConfig = AnomalyConfig()
+    content: ContentConfig = ContentConfig()
 
     def params(self) -> FeatureParams:
         return FeatureParams(
@@ -76,6 +82,10 @@ class FeatureConfig(Section):
             allowed_lateness_ms=int(self.allowed_lateness_s * 1000),
             rating_weight=self.rating_weight,
             event_weights=dict(self.event_weights),
+            interactions=self.interactions.params(),
+            items=self.items.params(),
+            anomaly=self.anomaly.params(session_gap_ms=int(self.session_gap_s * 1000)),
+            content=self.content.params(),
         )
 
 
@@ -216,6 +226,7 @@ class RecstreamConfig(Section):
     job: JobConfig = JobConfig()
     source: SourceConfig = SourceConfig()
     features: FeatureConfig = FeatureConfig()
+    privacy: PrivacyConfig = PrivacyConfig()
     store: StoreConfig = StoreConfig()
     model: ModelConfig = ModelConfig()
     cluster: ClusterConfig = ClusterConfig()

@@ -4,6 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from schemas import event_types
+from udfs.features.anomaly import AnomalyParams
+from udfs.features.content_interest import ContentParams
+from udfs.features.interactions import InteractionParams
+from udfs.features.items import ItemParams
 
 DEFAULT_EVENT_WEIGHTS = {
     "view": 1.0,
@@ -32,6 +36,11 @@ class FeatureParams:
     allowed_lateness_ms: int = 10 * 60_000
     rating_weight: float = 3.0
     event_weights: dict = field(default_factory=lambda: dict(DEFAULT_EVENT_WEIGHTS))
+    # the interaction / item / anomaly / content features (their modules document them)
+    interactions: InteractionParams = field(default_factory=InteractionParams)
+    items: ItemParams = field(default_factory=ItemParams)
+    anomaly: AnomalyParams = field(default_factory=AnomalyParams)
+    content: ContentParams = field(default_factory=ContentParams)
 
     def __post_init__(self) -> None:
         if not self.windows_ms or any(w <= 0 for w in self.windows_ms):
