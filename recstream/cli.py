@@ -61,6 +61,10 @@ def run(
             raise typer.Exit(2)
         extra.append(f"kafka.stop_offsets={offsets}")
     cfg = _config(config, overrides, extra)
+    if cfg.store.kind != "sqlite":  # the job graph and runner still hand the writers store.sqlite.path
+        err.print(f"[red]error:[/red] `recstream run` writes to the embedded store only so far "
+                  f"(store.kind={cfg.store.kind}); see docs/cassandra.md, 'Status'")
+        raise typer.Exit(2)
     from recstream.flink_env import JavaNotFoundError
     from recstream.runner import JobFailed, prepare_input, run_kafka_local, run_local
 

@@ -111,3 +111,9 @@ def test_cassandra_commands_fail_clearly_without_a_cluster(monkeypatch):
         out = cli(*args)
         assert out.exit_code == 1, (args, out.output)
         assert f"cannot reach Cassandra at 127.0.0.1:{port}" in flat(out.output), args
+
+
+def test_run_refuses_cassandra_until_the_job_graph_hands_writers_the_store_spec():
+    """Until flink_jobs/feature_job.py passes store_spec(cfg.store), the job would write SQLite: say so."""
+    out = cli("run", "--set", "store.kind=cassandra")
+    assert out.exit_code == 2 and "writes to the embedded store only so far" in flat(out.output)
