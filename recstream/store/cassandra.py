@@ -23,7 +23,7 @@ from typing import Iterable
 
 from recstream.store.base import (DeadLetter, FeatureRow, ItemRow, ModelVersion, OnlineStore, PopularItems,
                                   ScoreRow, StoreError)
-from recstream.store.cassandra_config import CassandraStoreConfig, TlsConfig
+from recstream.store.cassandra_config import CassandraStoreConfig, TlsConfig, TtlConfig
 from recstream.store.concurrency import BoundedExecutor, describe_error
 from recstream.store.ordering import write_timestamp_us
 
@@ -157,6 +157,52 @@ def statements(ks: str) -> tuple[dict[str, str], dict[str, str]]:
     return reads, writes
 
 
+# Parameters of each write statement: (statement name, bound values in marker order). Pure functions,
+# so tests check them against the schema's column types without a cluster.
+def state_writes(r: FeatureRow, now: int, ttl: TtlConfig) -> list[tuple[str, tuple]]:
+    ts = write_timestamp_us(r.event_time, r.state_seq)
+    return [
+        ("w_features", (r.user_id, r.event_time, r.state_seq, r.features, now, ts, ttl.user_features_s)),
+        ("w_sequence", (r.user_id, r.event_time, r.state_seq, r.sequence, now, ts, ttl.user_sequence_s)),
+    ]
+
+
+def score_write(s: ScoreRow, now: int, ttl: TtlConfig) -> tuple[str, tuple]:
+    return ("w_scores", (s.user_id, s.event_time, s.state_seq, s.model_version, bool(s.cold_start),
+                         [float(x) for x in s.embedding], [str(x) for x in s.topk_items],
+                         [float(x) for x in s.topk_scores], None if s.drift is None else float(s.drift), now,
+                         write_timestamp_us(s.event_time, s.state_seq), ttl.user_scores_s))
+
+
+def item_write(r: ItemRow, now: int, ttl: TtlConfig) -> tuple[str, tuple]:
+    return ("w_item", (r.item_id, r.event_time, r.state_seq, r.features, float(r.popularity), now,
+                       write_timestamp_us(r.event_time, r.state_seq), ttl.item_features_s))
+
+
+def popular_writes(p: PopularItems, now: int, ttl: TtlConfig, shards: int) -> list[tuple[str, tuple]]:
+    """One copy per shard, all with the same timestamp (a reader may pick any)."""
+    tail = ([str(x) for x in p.items], [float(x) for x in p.scores], now, write_timestamp_us(p.event_time, 0),
+            ttl.popular_items_s)
+    return [("w_popular", (p.scope, shard, p.event_time) + tail) for shard in range(shards)]
+
+
+def model_write(v: ModelVersion, ttl: TtlConfig) -> tuple[str, tuple]:
+    return ("w_model", (v.model_name, v.version, v.registered_at, v.card, ttl.model_versions_s))
+
+
+def dead_letter_write(d: DeadLetter, hour: int, shard: int, uid: uuid.UUID, now: int,
+                      ttl: TtlConfig) -> tuple[str, tuple]:
+    return ("w_dead", (d.run_id, hour, shard, uid, d.stage, d.reason, d.raw, now, ttl.dead_letters_s))
+
+
+def dead_partition_write(run_id: str, hour: int, shard: int, ttl: TtlConfig) -> tuple[str, tuple]:
+    return ("w_dead_part", (run_id, hour, shard, ttl.dead_letters_s))
+
+
+def stat_write(run_id: str, key: str, value: int, ttl: TtlConfig) -> tuple[str, tuple]:
+    return ("w_stat", (run_id, key, int(value), ttl.run_stats_s))
+
+
 class CassandraStore(OnlineStore):
     kind = "cassandra"
 
@@ -195,13 +241,14 @@ class CassandraStore(OnlineStore):
         stmt, params, profile = request
         return self.session.execute_async(stmt, params, execution_profile=profile)
 
-    def _write(self, requests: list, what: str) -> None:
+    def _write(self, requests: list[tuple[str, tuple]], what: str) -> None:
+        """Run ``(statement name, params)`` writes; returns when all are acknowledged."""
         if self.read_only:
             raise StoreError("store opened read-only")
         if requests:
             from cassandra.cluster import EXEC_PROFILE_DEFAULT
 
-            self.executor.run([(s, p, EXEC_PROFILE_DEFAULT) for s, p in requests], what=what)
+            self.executor.run([(getattr(self, n), p, EXEC_PROFILE_DEFAULT) for n, p in requests], what=what)
 
     def _read(self, requests: list) -> list[list[dict]]:
         results = self.executor.run([(s, p, READ_PROFILE) for s, p in requests], what="read")
@@ -213,30 +260,15 @@ class CassandraStore(OnlineStore):
         return self.executor.retries
 
     # --- user states ------------------------------------------------------------------------------
-    def _state_requests(self, r: FeatureRow, now: int) -> list:
-        ts = write_timestamp_us(r.event_time, r.state_seq)
-        ttl = self.cfg.ttl
-        return [
-            (self.w_features, (r.user_id, r.event_time, r.state_seq, r.features, now, ts, ttl.user_features_s)),
-            (self.w_sequence, (r.user_id, r.event_time, r.state_seq, r.sequence, now, ts, ttl.user_sequence_s)),
-        ]
-
-    def _score_request(self, s: ScoreRow, now: int) -> tuple:
-        ts = write_timestamp_us(s.event_time, s.state_seq)
-        return (self.w_scores, (s.user_id, s.event_time, s.state_seq, s.model_version, bool(s.cold_start),
-                                [float(x) for x in s.embedding], [str(x) for x in s.topk_items],
-                                [float(x) for x in s.topk_scores],
-                                None if s.drift is None else float(s.drift), now, ts, self.cfg.ttl.user_scores_s))
-
     def upsert_features(self, rows: Iterable[FeatureRow]) -> int:
         now = int(time.time() * 1000)
-        reqs = [q for r in rows for q in self._state_requests(r, now)]
+        reqs = [q for r in rows for q in state_writes(r, now, self.cfg.ttl)]
         self._write(reqs, "feature write")
         return len(reqs) // 2
 
     def upsert_scores(self, rows: Iterable[ScoreRow]) -> int:
         now = int(time.time() * 1000)
-        reqs = [self._score_request(s, now) for s in rows]
+        reqs = [score_write(s, now, self.cfg.ttl) for s in rows]
         self._write(reqs, "score write")
         return len(reqs)
 
@@ -245,9 +277,9 @@ class CassandraStore(OnlineStore):
         users = list(users)
         reqs = []
         for f, s in users:
-            reqs += self._state_requests(f, now)
+            reqs += state_writes(f, now, self.cfg.ttl)
             if s is not None:
-                reqs.append(self._score_request(s, now))
+                reqs.append(score_write(s, now, self.cfg.ttl))
         self._write(reqs, "user write")
         return len(users)
 
@@ -304,9 +336,7 @@ class CassandraStore(OnlineStore):
     # --- items, popularity, model versions --------------------------------------------------------
     def upsert_items(self, rows: Iterable[ItemRow]) -> int:
         now = int(time.time() * 1000)
-        reqs = [(self.w_item, (r.item_id, r.event_time, r.state_seq, r.features, float(r.popularity), now,
-                               write_timestamp_us(r.event_time, r.state_seq), self.cfg.ttl.item_features_s))
-                for r in rows]
+        reqs = [item_write(r, now, self.cfg.ttl) for r in rows]
         self._write(reqs, "item write")
         return len(reqs)
 
@@ -320,12 +350,7 @@ class CassandraStore(OnlineStore):
 
     def set_popular_items(self, lists: Iterable[PopularItems]) -> None:
         now = int(time.time() * 1000)
-        reqs = []
-        for p in lists:
-            params = ([str(x) for x in p.items], [float(x) for x in p.scores], now,
-                      write_timestamp_us(p.event_time, 0), self.cfg.ttl.popular_items_s)
-            reqs += [(self.w_popular, (p.scope, shard, p.event_time) + params)
-                     for shard in range(self.cfg.popular_shards)]
+        reqs = [q for p in lists for q in popular_writes(p, now, self.cfg.ttl, self.cfg.popular_shards)]
         self._write(reqs, "popular-items write")
 
     def get_popular_items(self, scope: str = "global") -> dict | None:
@@ -338,8 +363,7 @@ class CassandraStore(OnlineStore):
                 "scores": [float(x) for x in r["scores"] or []], "updated_at": r["updated_at"]}
 
     def register_model_versions(self, versions: Iterable[ModelVersion]) -> None:
-        reqs = [(self.w_model, (v.model_name, v.version, v.registered_at, v.card, self.cfg.ttl.model_versions_s))
-                for v in versions]
+        reqs = [model_write(v, self.cfg.ttl) for v in versions]
         self._write(reqs, "model-version write")
 
     def model_versions(self, model_name: str) -> list[dict]:
@@ -350,7 +374,7 @@ class CassandraStore(OnlineStore):
     def add_dead_letters(self, letters: Iterable[DeadLetter]) -> None:
         now = int(time.time() * 1000)
         hour = now // _HOUR_MS
-        ttl = self.cfg.ttl.dead_letters_s
+        ttl = self.cfg.ttl
         reqs = []
         with self._lock:
             for d in letters:
@@ -358,15 +382,14 @@ class CassandraStore(OnlineStore):
                 self._dl_seq += 1
                 key = (d.run_id, hour, shard)
                 if key not in self._dl_partitions:
-                    reqs.append((self.w_dead_part, key + (ttl,)))
-                reqs.append((self.w_dead, (d.run_id, hour, shard, uuid.uuid1(node=self._dl_node), d.stage,
-                                           d.reason, d.raw, now, ttl)))
+                    reqs.append(dead_partition_write(d.run_id, hour, shard, ttl))
+                reqs.append(dead_letter_write(d, hour, shard, uuid.uuid1(node=self._dl_node), now, ttl))
                 self._dl_partitions.add(key)
         try:
             self._write(reqs, "dead-letter write")
         except StoreError:
             with self._lock:  # the partition markers may not have landed: write them again next time
-                self._dl_partitions.difference_update({(p[0], p[1], p[2]) for s, p in reqs if s is self.w_dead_part})
+                self._dl_partitions.difference_update({p[:3] for n, p in reqs if n == "w_dead_part"})
             raise
 
     def dead_letters(self, run_id: str | None = None, limit: int = 100) -> list[dict]:
@@ -393,8 +416,7 @@ class CassandraStore(OnlineStore):
         return out
 
     def set_run_stats(self, run_id: str, stats: dict[str, int]) -> None:
-        ttl = self.cfg.ttl.run_stats_s
-        self._write([(self.w_stat, (run_id, k, int(v), ttl)) for k, v in stats.items()], "run-stats write")
+        self._write([stat_write(run_id, k, v, self.cfg.ttl) for k, v in stats.items()], "run-stats write")
 
     def run_stats(self, run_id: str) -> dict[str, int]:
         (rows,) = self._read([(self.r_stats, (run_id,))])
