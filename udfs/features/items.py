@@ -119,9 +119,12 @@ class ItemWindow(SlidingCounts):
 
 def window_totals_at(w: SlidingCounts, now: int) -> list[int]:
     """Counts per type of a ``SlidingCounts`` in its window as of ``now`` (not as of its
-    newest bucket): buckets ``(now_bucket - n_buckets, now_bucket]``."""
+    newest bucket): buckets ``(now_bucket - n_buckets, now_bucket]``, and never a bucket
+    already outside the window as of the newest event (those may have been evicted)."""
     hi = now // w.bucket_ms
     lo = hi - w.n_buckets
+    if w.head is not None and w.head - w.n_buckets > lo:
+        lo = w.head - w.n_buckets
     out = [0] * w.n_types
     for b, counts in w.buckets.items():
         if lo < b <= hi:
