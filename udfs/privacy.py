@@ -159,3 +159,27 @@ def _apply(obj: dict, tree) -> dict:
             if kept:
                 out[k] = kept
     return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m udfs.privacy USER_ID...``: print the stored key of each user id (for
+    look-ups and deletion requests), with the key from ``--key-file`` or ``$--key-env``."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m udfs.privacy", description="Print the pseudonym of user ids.")
+    ap.add_argument("user_ids", nargs="+")
+    ap.add_argument("--key-env", default=DEFAULT_KEY_ENV)
+    ap.add_argument("--key-file", type=Path, default=None)
+    ap.add_argument("--digest-chars", type=int, default=32)
+    args = ap.parse_args(argv)
+    try:
+        ps = Pseudonymizer(load_key(args.key_env, args.key_file), args.digest_chars)
+    except PrivacyKeyError as e:
+        ap.exit(2, f"error: {e}\n")
+    for uid in args.user_ids:
+        print(f"{uid}\t{ps(uid)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -77,6 +77,7 @@ def test_excluded_events_only_count_as_excluded():
     s.apply(ev(1, etype="click"), P, excluded=True)
     f = s.features(P)
     assert f["event_count"] == 1 and f["excluded_events"] == 1 and f["popularity"]["1h"] == 1.0
+    assert s.state_seq() == 2
 
 
 def test_item_window_matches_sliding_counts():

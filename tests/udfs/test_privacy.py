@@ -6,7 +6,7 @@ import pytest
 from recstream.config.feature_sections import PrivacyConfig
 from udfs.features.params import FeatureParams
 from udfs.features.user_state import UserState
-from udfs.privacy import FieldAllowList, PrivacyKeyError, Pseudonymizer, load_key
+from udfs.privacy import FieldAllowList, PrivacyKeyError, Pseudonymizer, load_key, main
 
 RFC4231_KEY = b"\x0b" * 20  # RFC 4231 test case 1
 KEY = b"0123456789abcdef0123"
@@ -99,3 +99,13 @@ def test_allow_list_on_real_user_features():
              "category": "c"}, p)
     out = FieldAllowList(["event_count", "interest.long"]).filter(s.features(p))
     assert out == {"event_count": 1, "interest": {"long": {"c": 1.0}}}
+
+
+def test_cli_prints_pseudonyms_and_fails_clearly_without_key(monkeypatch, capsys):
+    monkeypatch.setenv("RECSTREAM_PSEUDONYM_KEY", KEY.decode())
+    assert main(["alice", "bob"]) == 0
+    assert capsys.readouterr().out == f"alice\t{Pseudonymizer(KEY)('alice')}\nbob\t{Pseudonymizer(KEY)('bob')}\n"
+    monkeypatch.delenv("RECSTREAM_PSEUDONYM_KEY")
+    with pytest.raises(SystemExit) as e:
+        main(["alice"])
+    assert e.value.code == 2 and "RECSTREAM_PSEUDONYM_KEY" in capsys.readouterr().err

@@ -179,6 +179,10 @@ class ItemState:
             else:
                 self.log_pop = x + math.log1p(math.exp(lp - x))
 
+    def state_seq(self) -> int:
+        """Events folded into this state (counted and excluded): orders store writes."""
+        return sum(self.totals) + self.excluded
+
     def popularity_key(self) -> float:
         """Time-invariant ranking key L (``-inf`` before any counted event)."""
         return self.log_pop

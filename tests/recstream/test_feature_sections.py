@@ -1,0 +1,46 @@
+import pytest
+
+from recstream.config.loader import ConfigError, load_config
+from udfs.features.anomaly import AnomalyParams
+from udfs.features.content_interest import ContentParams
+from udfs.features.interactions import InteractionParams
+from udfs.features.items import ItemParams
+
+
+def test_defaults_map_onto_the_module_defaults():
+    p = load_config().features.params()
+    assert p.interactions == InteractionParams()
+    assert p.items == ItemParams()
+    assert p.anomaly == AnomalyParams()
+    assert p.content == ContentParams()
+
+
+def test_overrides_convert_units_and_share_the_session_gap():
+    cfg = load_config(overrides=[
+        "features.session_gap_s=600", "features.anomaly.bucket_s=30", "features.anomaly.exclude_tier=warn",
+        "features.items.windows_s=[600,7200]", "features.items.trending_short_s=600",
+        "features.items.trending_long_s=7200", "features.items.popularity_weights={purchase: 4}",
+        "features.interactions.affinity_half_life_h=0.5", "features.content.half_life_h=2",
+        "privacy.pseudonymize=true", "privacy.persist_fields=[counts, interest.short]",
+    ])
+    p = cfg.features.params()
+    assert p.anomaly.session_gap_ms == 600_000 and p.anomaly.bucket_ms == 30_000 and p.anomaly.exclude_tier == "warn"
+    assert p.items.windows_ms == (600_000, 7_200_000) and p.items.weights[4] == 4.0  # purchase is type 4
+    assert p.interactions.affinity_half_life_ms == 1_800_000 and p.content.half_life_ms == 7_200_000
+    assert cfg.privacy.pseudonymize and cfg.privacy.persist_fields == ["counts", "interest.short"]
+
+
+@pytest.mark.parametrize("override, key", [
+    ("features.anomaly.warn_z=9", "features.anomaly"),
+    ("features.items.trending_short_s=60", "features.items"),
+    ("features.items.popularity_weights={teleport: 1}", "features.items"),
+    ("features.interactions.max_items=0", "features.interactions.max_items"),
+    ("features.content.event_weights={view: -1}", "features.content"),
+    ("privacy.persist_fields=['a..b']", "privacy"),
+    ("privacy.digest_chars=8", "privacy.digest_chars"),
+    ("privacy.secret=1", "privacy.secret"),
+])
+def test_invalid_values_name_the_key(override, key):
+    with pytest.raises(ConfigError) as err:
+        load_config(overrides=[override])
+    assert f"  {key}" in str(err.value)
