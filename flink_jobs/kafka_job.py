@@ -146,10 +146,10 @@ def build_kafka_job(cfg: RecstreamConfig, run_id: str):
     from recstream.kafka.jars import connector_jars
 
     jars = connector_jars(cfg.kafka.jars_dir)
-    # via pipeline.jars, not env.add_jars(): the table environment's class loader must see the
-    # connector's table factory, and it is fixed when the environment is created
+    # via job.jars (pipeline.jars), not env.add_jars(): the table environment's class loader must
+    # see the connector's table factory, and it is fixed when the environment is created
     cfg = cfg.model_copy(deep=True)
-    cfg.job.flink_conf = {**cfg.job.flink_conf, "pipeline.jars": ";".join(p.as_uri() for p in jars)}
+    cfg.job.jars = [*cfg.job.jars, *[p for p in jars if p not in cfg.job.jars]]
     env, t_env = create_environments(cfg)
     view = register_kafka_view(t_env, cfg)
     features = build_feature_job(env, t_env, cfg, None, run_id, cfg.job.parallelism,
