@@ -123,7 +123,7 @@ def latency_run(model_dir: Path, provider: str, batch: int, work: Path, rate: in
     p = SqliteStore(store, read_only=True)
     stats = p.run_stats("latency")
     p.close()
-    prog = read_progress(store, "latency")
+    prog = read_progress(cfg.store, "latency")
     return {"rate_events_per_s": rate, "events": n, "users": users, "events_applied": prog.get("events_applied"), "net_runtime_s": net,
             "p50_latency_s": stats.get("latency_p50_ms.0", 0) / 1000, "p99_latency_s": stats.get("latency_p99_ms.0", 0) / 1000,
             "max_latency_s": stats.get("latency_max_ms.0", 0) / 1000}

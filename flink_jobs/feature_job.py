@@ -91,7 +91,9 @@ def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str,
 
     t_env.get_config().set("table.exec.resource.default-parallelism", str(source_parallelism))
     params = cfg.features.params()
-    store_path = str(cfg.store.sqlite.path.resolve())
+    from recstream.store.factory import store_spec
+
+    store = store_spec(cfg.store)  # picklable, secret-free: workers open the configured backend
     if raw_view is None:
         raw_view = register_raw_view(t_env, raw_stream, cfg, bounded)
     batch_stream = t_env.to_data_stream(micro_batch_table(t_env, raw_view, cfg, line_based, with_origin))
@@ -109,10 +111,10 @@ def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str,
         rows = attach_scoring(t_env, cfg, features)
 
     discard = Sink(DISCARD)
-    (rows.map(FeatureWriter(store_path, run_id), output_type=Types.INT())
+    (rows.map(FeatureWriter(store, run_id), output_type=Types.INT())
      .name("store-features").uid("store-features").set_parallelism(1)
      .sink_to(discard).name("discard-features"))
-    (dead.map(DeadLetterWriter(store_path, run_id), output_type=Types.INT())
+    (dead.map(DeadLetterWriter(store, run_id), output_type=Types.INT())
      .name("store-dead-letters").uid("store-dead-letters").set_parallelism(1)
      .sink_to(discard).name("discard-dead-letters"))
     return features
@@ -181,9 +183,16 @@ def main(argv=None) -> None:
     ap.add_argument("--input", required=True, type=Path, help="file with one raw JSON event per line")
     ap.add_argument("--config", action="append", default=[], help="YAML config file (repeatable)")
     ap.add_argument("--set", dest="overrides", action="append", default=[], help="override, e.g. job.parallelism=2")
+    ap.add_argument("--run-id", default=None, help="id of this run in the store's run_stats (default: random)")
+    ap.add_argument("--detached", action="store_true",
+                    help="submit and return without waiting (cluster: `flink run -d`, `recstream submit`)")
     args = ap.parse_args(argv)
     cfg = load_config(args.config, args.overrides)
-    run_id = uuid.uuid4().hex[:12]
+    run_id = args.run_id or uuid.uuid4().hex[:12]
+    if args.detached:
+        client = execute_file_job(cfg, args.input, run_id, detached=True)
+        print(f"run {run_id} submitted as job {client.get_job_id()}")
+        return
     result = execute_file_job(cfg, args.input, run_id)
     print(f"run {run_id} finished in {result.get_net_runtime()} ms")
 

@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from recstream import cli_cassandra, cli_kafka, cli_serve
+from recstream import cli_cassandra, cli_cluster, cli_kafka, cli_serve
 from recstream.config import ConfigError, load_config
 
 app = typer.Typer(help="Real-time recommender features and interest-model inference on Apache Flink.",
@@ -61,12 +61,9 @@ def run(
             raise typer.Exit(2)
         extra.append(f"kafka.stop_offsets={offsets}")
     cfg = _config(config, overrides, extra)
-    if cfg.store.kind != "sqlite":  # the job graph and runner still hand the writers store.sqlite.path
-        err.print(f"[red]error:[/red] `recstream run` writes to the embedded store only so far "
-                  f"(store.kind={cfg.store.kind}); see docs/cassandra.md, 'Status'")
-        raise typer.Exit(2)
     from recstream.flink_env import JavaNotFoundError
     from recstream.runner import JobFailed, prepare_input, run_kafka_local, run_local
+    from recstream.store.base import StoreError
 
     kafka = cfg.source.kind == "kafka"
     try:
@@ -84,7 +81,7 @@ def run(
                 summary = run_kafka_local(cfg, on_progress=on_progress)
             else:
                 summary = run_local(cfg, on_progress=on_progress, prepared=(path, total))
-    except (JavaNotFoundError, FileNotFoundError, ValueError, JobFailed) as exc:
+    except (JavaNotFoundError, FileNotFoundError, ValueError, JobFailed, StoreError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1)
     data = {
@@ -180,6 +177,7 @@ _register_model_commands()
 cli_kafka.register(app)
 cli_cassandra.register(app)
 cli_serve.register(app)
+cli_cluster.register(app)
 
 
 def main() -> None:  # pragma: no cover

@@ -10,7 +10,7 @@ from typing import Callable
 
 from recstream.config import RecstreamConfig
 from recstream.replay import count_lines, write_replay_file
-from recstream.store.sqlite import SqliteStore
+from recstream.store import open_store
 
 
 class JobFailed(RuntimeError):
@@ -58,11 +58,10 @@ def _sum_stats(stats: dict[str, int], key: str) -> int:
     return sum(v for k, v in stats.items() if k.split(".")[0] == key)
 
 
-def read_progress(store_path: Path, run_id: str) -> dict[str, int]:
-    if not store_path.exists():
-        return {}
+def read_progress(store_cfg, run_id: str) -> dict[str, int]:
+    """The run's counters as the writers last flushed them (empty until the store has them)."""
     try:
-        store = SqliteStore(store_path, read_only=True)
+        store = open_store(store_cfg, read_only=True)
     except Exception:
         return {}
     try:
@@ -126,8 +125,7 @@ def run_kafka_local(
 
 def _run(cfg, execute, label: Path, events_in: int, on_progress, poll_s: float) -> RunSummary:
     run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
-    store_path = cfg.store.sqlite.path.resolve()
-    SqliteStore(store_path).close()  # create schema before readers poll it
+    open_store(cfg.store).close()  # SQLite: create the schema before readers poll it
     t0 = time.monotonic()
     # execute() blocks until the job ends; run it in a thread and poll the store for progress
     # (the local MiniCluster shuts down right after the job, so JobClient polling is unreliable).
@@ -144,13 +142,13 @@ def _run(cfg, execute, label: Path, events_in: int, on_progress, poll_s: float) 
     while worker.is_alive():
         worker.join(poll_s)
         if on_progress:
-            on_progress(read_progress(store_path, run_id))
+            on_progress(read_progress(cfg.store, run_id))
     if "error" in outcome:
         raise JobFailed(run_id, outcome["error"])
     status = "FINISHED"
     net = outcome["result"].get_net_runtime() / 1000.0
     wall = time.monotonic() - t0
-    p = read_progress(store_path, run_id)
+    p = read_progress(cfg.store, run_id)
     if on_progress:
         on_progress(p)
     return RunSummary(

@@ -113,7 +113,13 @@ def test_cassandra_commands_fail_clearly_without_a_cluster(monkeypatch):
         assert f"cannot reach Cassandra at 127.0.0.1:{port}" in flat(out.output), args
 
 
-def test_run_refuses_cassandra_until_the_job_graph_hands_writers_the_store_spec():
-    """Until flink_jobs/feature_job.py passes store_spec(cfg.store), the job would write SQLite: say so."""
-    out = cli("run", "--set", "store.kind=cassandra")
-    assert out.exit_code == 2 and "writes to the embedded store only so far" in flat(out.output)
+def test_run_on_cassandra_fails_clearly_before_starting_flink_without_a_cluster():
+    """The job writes through the configured store; an unreachable Cassandra stops `run` up front."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    out = cli("run", "--events", "100", "--set", "store.kind=cassandra",
+              "--set", f"store.cassandra.hosts=['127.0.0.1:{port}']")
+    assert out.exit_code == 1, out.output
+    assert f"cannot reach Cassandra at 127.0.0.1:{port}" in flat(out.output)
