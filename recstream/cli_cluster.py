@@ -96,7 +96,7 @@ def cluster_screenshot(
     job_id: str = typer.Argument(..., help="job to show"),
     out: Path = typer.Option(Path("docs/flink-web-ui.png"), help="PNG file"),
     vertex: str = typer.Option("validate-fold-user-state", help="vertex (name part) whose metrics to show"),
-    metrics: str = typer.Option("events_in,events_applied,events_late,micro_batches,store_rows_written",
+    metrics: str = typer.Option("events_in,events_applied,events_late,events_invalid,dead_letters_written,inference_rows",
                                 help="comma-separated recstream metric names to add to the chart"),
     config: Optional[List[Path]] = ConfigOpt, overrides: Optional[List[str]] = SetOpt,
 ):
