@@ -5,9 +5,9 @@
    supervisor would start one) and the final stored state equals the batch reference, which
    equals an uninterrupted run (no event lost, none counted twice: every user's ``state_seq``
    counts exactly the events folded into it).
-2. Stop with a savepoint mid-stream, upgrade the job (a new model version), resume from the
-   savepoint: same final feature state, and the users updated after the upgrade carry the new
-   model version.
+2. Stop with a savepoint mid-stream, upgrade the job (a new model version, and the RocksDB state
+   backend instead of the heap), resume from the savepoint: same final feature state, and the users
+   updated after the upgrade carry the new model version.
 """
 from __future__ import annotations
 
@@ -128,9 +128,14 @@ def test_savepoint_upgrade_keeps_state(flink_cluster, cluster_overrides, tmp_pat
     assert 0 < at_stop < total and read1 < len(lines), "the savepoint must be taken mid-stream"
     assert Path(savepoint).is_relative_to(tmp_path / "savepoints") and (Path(savepoint) / "_metadata").exists()
 
-    cfg2 = job_config(tmp_path, cluster_overrides, *CHECKPOINTS, f"model.path={v2}")
+    # the upgrade: a new model version, and state moves from the heap to RocksDB (savepoints are
+    # written in the canonical format, which any state backend restores)
+    cfg2 = job_config(tmp_path, cluster_overrides, *CHECKPOINTS, f"model.path={v2}",
+                      "cluster.checkpoint.state_backend=rocksdb")
     sub2 = submit_paced(cfg2, path, from_savepoint=savepoint)
     assert rest.wait_for_state(sub2.job_id, {"FINISHED"}, timeout_s=300) == "FINISHED"
+    assert rest.checkpoint_config(sub1.job_id)["state_backend"] == "HashMapStateBackend"
+    assert rest.checkpoint_config(sub2.job_id)["state_backend"] == "EmbeddedRocksDBStateBackend"
     assert read1 + source_read(rest, sub2.job_id) == len(lines), "the resumed source must go on where it stopped"
     restored = rest.checkpoints(sub2.job_id)["latest"]["restored"]
     assert restored is not None and restored["is_savepoint"]

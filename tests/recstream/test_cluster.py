@@ -1,0 +1,173 @@
+"""The cluster's generated config, job keys, submission staging and pid handling (no Flink started)."""
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from flink_jobs.environment import checkpoint_conf, cluster_job_conf, flink_configuration, restart_conf
+from recstream.cluster.conf import flink_home, write_conf_dir
+from recstream.cluster.local import ClusterError, LocalCluster, pid_alive
+from recstream.cluster.submit import job_config_snapshot, stage_code
+from recstream.config import load_config
+from recstream.config.models import CheckpointSettings
+
+
+def cfg_for(tmp_path, *extra):
+    return load_config(overrides=[f"cluster.home={tmp_path / 'cluster'}", *extra])
+
+
+def read_conf(tmp_path) -> dict:
+    return yaml.safe_load((tmp_path / "cluster" / "conf" / "config.yaml").read_text())
+
+
+def test_conf_dir_binds_localhost_and_lives_under_cluster_home(tmp_path):
+    cfg = cfg_for(tmp_path, "cluster.rest_port=18081", "cluster.rpc_port=16123", "cluster.slots=3")
+    layout = write_conf_dir(cfg.cluster)
+    conf = read_conf(tmp_path)
+    home = tmp_path / "cluster"
+    for key in ("jobmanager.bind-host", "jobmanager.rpc.address", "taskmanager.bind-host", "taskmanager.host",
+                "rest.address", "rest.bind-address"):
+        assert conf[key] == "127.0.0.1", key
+    assert (conf["rest.port"], conf["jobmanager.rpc.port"], conf["taskmanager.numberOfTaskSlots"]) == \
+        ("18081", "16123", "3")
+    assert conf["env.pid.dir"] == str(home / "pid") and conf["env.log.dir"] == str(home / "log")
+    assert conf["python.executable"] == conf["python.client.executable"] == sys.executable
+    assert "--add-opens=java.base/java.util=ALL-UNNAMED" in conf["env.java.opts.all"]
+    assert (layout.conf / "masters").read_text() == "127.0.0.1:18081\n"
+    assert (layout.conf / "log4j.properties").exists()
+    assert not any("metrics.reporter" in k for k in conf)  # Prometheus binds every interface: opt-in
+
+
+def test_lib_dir_links_the_package_jars_plus_flink_python(tmp_path):
+    layout = write_conf_dir(cfg_for(tmp_path).cluster)
+    links = {p.name: p for p in layout.lib.iterdir()}
+    assert any(n.startswith("flink-python") for n in links) and any(n.startswith("flink-dist") for n in links)
+    home = flink_home()
+    assert all(p.is_symlink() and p.resolve().is_relative_to(home.resolve()) for p in links.values())
+    assert {p.name for p in (home / "lib").glob("*.jar")} <= set(links)
+
+
+def test_cluster_defaults_checkpoint_and_restart_bounded(tmp_path):
+    write_conf_dir(cfg_for(tmp_path).cluster)
+    conf = read_conf(tmp_path)
+    assert conf["execution.checkpointing.interval"] == "10000 ms"
+    assert conf["execution.checkpointing.dir"] == (tmp_path / "cluster" / "checkpoints").as_uri()
+    assert conf["execution.checkpointing.savepoint-dir"] == (tmp_path / "cluster" / "savepoints").as_uri()
+    assert conf["execution.checkpointing.externalized-checkpoint-retention"] == "RETAIN_ON_CANCELLATION"
+    assert conf["state.backend.type"] == "hashmap"
+    assert conf["restart-strategy.type"] == "fixed-delay" and conf["restart-strategy.fixed-delay.attempts"] == "3"
+
+
+def test_prometheus_reporter_and_extra_keys(tmp_path):
+    write_conf_dir(cfg_for(tmp_path, "cluster.prometheus_port=9249-9250",
+                           "cluster.flink_conf={heartbeat.timeout: '6000', state.backend.type: rocksdb}").cluster)
+    conf = read_conf(tmp_path)
+    assert conf["metrics.reporter.prom.factory.class"].endswith("PrometheusReporterFactory")
+    assert conf["metrics.reporter.prom.port"] == "9249-9250"
+    assert conf["heartbeat.timeout"] == "6000" and conf["state.backend.type"] == "rocksdb"
+
+
+def test_restart_and_checkpoint_keys():
+    assert restart_conf(0, 5) == {"restart-strategy.type": "none"}
+    assert restart_conf(2, 1.5)["restart-strategy.fixed-delay.delay"] == "1500 ms"
+    rocks = checkpoint_conf(CheckpointSettings(state_backend="rocksdb", unaligned=True), Path("/ck"))
+    assert rocks["state.backend.type"] == "rocksdb" and rocks["execution.checkpointing.incremental"] == "true"
+    assert rocks["execution.checkpointing.unaligned.enabled"] == "true"
+    assert rocks["state.backend.rocksdb.metrics.estimate-live-data-size"] == "true"
+    off = checkpoint_conf(CheckpointSettings(interval_ms=0), Path("/ck"))
+    assert not any(k.startswith("execution.checkpointing.interval") for k in off)
+
+
+def test_local_runs_keep_their_own_defaults(tmp_path):
+    conf = flink_configuration(load_config())
+    assert conf["restart-strategy.type"] == "none" and "execution.checkpointing.interval" not in conf
+    assert "pipeline.jars" not in conf
+
+
+def test_job_jars_become_pipeline_jars(tmp_path):
+    jar = tmp_path / "connector.jar"
+    jar.write_bytes(b"PK")
+    conf = flink_configuration(load_config(overrides=[f"job.jars=[{jar}]"]))
+    assert conf["pipeline.jars"] == jar.as_uri()
+    with pytest.raises(FileNotFoundError, match="nope.jar"):
+        flink_configuration(load_config(overrides=[f"job.jars=[{tmp_path / 'nope.jar'}]"]))
+
+
+def test_snapshot_is_absolute_and_carries_cluster_job_keys(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(overrides=["store.sqlite.path=rel/store.sqlite", "cluster.home=c",
+                                 "job.flink_conf={state.backend.type: rocksdb}"])
+    snap = job_config_snapshot(cfg, tmp_path / "staged-model")
+    assert snap["store"]["sqlite"]["path"] == str(tmp_path / "rel" / "store.sqlite")
+    assert snap["model"]["path"] == str(tmp_path / "staged-model") and snap["model"]["enabled"] is True
+    fc = snap["job"]["flink_conf"]
+    assert fc["execution.checkpointing.interval"] == "10000 ms"
+    assert fc["state.backend.type"] == "rocksdb"  # the user's own key wins
+    (tmp_path / "snap.yaml").write_text(yaml.safe_dump(snap))
+    again = load_config([tmp_path / "snap.yaml"])
+    assert flink_configuration(again)["execution.checkpointing.dir"] == (tmp_path / "c" / "checkpoints").as_uri()
+
+
+def test_stage_code_copies_packages_without_caches(tmp_path):
+    dirs = stage_code(tmp_path / "code")
+    assert [d.name for d in dirs] == ["recstream", "flink_jobs", "udfs", "model_export", "schemas"]
+    assert (tmp_path / "code" / "schemas" / "event.schema.json").exists()
+    assert (tmp_path / "code" / "flink_jobs" / "cluster_entry.py").exists()
+    assert not list((tmp_path / "code").rglob("__pycache__"))
+    # the staged copy imports on its own (what the TaskManager's PYTHONPATH gets)
+    out = subprocess.run([sys.executable, "-I", "-c", "import sys; sys.path[:0] = [sys.argv[1]]; "
+                          "import schemas, flink_jobs.environment as e; print(e.__file__)", str(tmp_path / "code")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().startswith(str(tmp_path / "code"))
+
+
+def test_stop_signals_every_recorded_pid_and_clears_pid_files(tmp_path):
+    cluster = LocalCluster(cfg_for(tmp_path).cluster)
+    assert cluster.stop() == [] and cluster.status()["overview"] is None
+    procs = [subprocess.Popen(["sleep", "300"]) for _ in range(2)]
+    pid_dir = tmp_path / "cluster" / "pid"
+    pid_dir.mkdir(parents=True)
+    (pid_dir / "flink--standalonesession.pid").write_text(f"{procs[0].pid}\n")
+    (pid_dir / "flink--taskexecutor.pid").write_text(f"{procs[1].pid}\n999999999\n")
+    try:
+        assert {(d.kind, d.alive) for d in cluster.daemons()} == \
+            {("standalonesession", True), ("taskexecutor", True), ("taskexecutor", False)}
+        assert sorted(cluster.stop(timeout_s=5)) == sorted(p.pid for p in procs)
+        assert not any(pid_alive(p.pid) for p in procs)
+        assert not list(pid_dir.glob("*.pid"))
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+
+
+def test_start_refuses_a_busy_port_and_starts_nothing(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        cluster = LocalCluster(cfg_for(tmp_path, f"cluster.rest_port={busy.getsockname()[1]}").cluster)
+        with pytest.raises(ClusterError, match="in use"):
+            cluster.start()
+    assert cluster.daemons() == []
+
+
+def test_cli_status_without_a_cluster_exits_1(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "recstream", "cluster", "status", "--json",
+                          "--set", f"cluster.home={tmp_path}", "--set", "cluster.rest_port=1"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1
+    st = json.loads(out.stdout)
+    assert st["overview"] is None and st["processes"] == []
+
+
+def test_cli_submit_missing_input_fails_cleanly(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "recstream", "submit", "--input", str(tmp_path / "none.jsonl"),
+                          "--set", f"cluster.home={tmp_path}"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 1 and "not found" in " ".join(out.stderr.split())
