@@ -137,6 +137,8 @@ def submit(
     except (SubmitError, FileNotFoundError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1)
+    for warning in sub.warnings:
+        err.print(f"[yellow]warning:[/yellow] {warning}")
     if json_out:
         print(sub.to_json().replace("\n", ""))
     else:

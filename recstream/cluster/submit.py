@@ -17,6 +17,7 @@ submit without waiting (``env.execute_async``) when given ``--detached``.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import shutil
@@ -53,6 +54,9 @@ class Submission:
     staged: str
     from_savepoint: str | None = None
     submitted_at: float = field(default_factory=time.time)
+    code_digest: str = ""
+    taskmanager_pids: list[int] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)
@@ -80,6 +84,35 @@ def stage_code(dest: Path) -> list[Path]:
         shutil.copytree(package_dir(name), target, ignore=_IGNORE)
         out.append(target)
     return out
+
+
+def code_digest(dirs: list[Path]) -> str:
+    """sha256 over the staged code (relative paths and contents)."""
+    h = hashlib.sha256()
+    for d in dirs:
+        for f in sorted(p for p in d.rglob("*") if p.is_file()):
+            h.update(str(f.relative_to(d.parent)).encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def stale_code_warning(submissions: Path, digest: str, tm_pids: list[int], mode: str) -> str | None:
+    """In thread mode a TaskManager embeds one Python interpreter for its whole life and keeps the
+    modules the first job imported: a later job with changed code runs the OLD code on it (checked
+    on this machine). Warn when an earlier submission to these same TaskManager processes shipped
+    different code."""
+    if mode != "thread" or not tm_pids:
+        return None
+    for record in submissions.glob("*/submission.json"):
+        try:
+            old = json.loads(record.read_text())
+        except (OSError, ValueError):
+            continue
+        if set(old.get("taskmanager_pids") or []) & set(tm_pids) and old.get("code_digest") not in ("", digest):
+            return ("the TaskManagers (pids " + ", ".join(map(str, sorted(tm_pids))) + ") already ran other code "
+                    f"(submission {record.parent.name}); in thread mode they keep the Python modules they imported "
+                    "first, so this job would run the old code. Restart them first (`recstream cluster stop` + "
+                    "`start`, after stopping jobs with a savepoint) or use job.execution_mode=process.")
+    return None
 
 
 def _absolute(value):
@@ -135,6 +168,11 @@ def submit(cfg: RecstreamConfig, entry: str = DEFAULT_ENTRY, entry_args: list[st
         if not Path(jar).is_file():
             raise SubmitError(f"job.jars: {jar} not found")
     (staged / "config.yaml").write_text(yaml.safe_dump(job_config_snapshot(cfg, model_dir), sort_keys=False))
+    digest = code_digest(code)
+    from recstream.cluster.local import LocalCluster
+
+    tm_pids = [d.pid for d in LocalCluster(cluster).taskmanagers()]
+    warning = stale_code_warning(layout.submissions, digest, tm_pids, cfg.job.execution_mode)
     args = ["run", "-d", "-m", rest_url.split("://", 1)[-1].rstrip("/"),
             "-pyfs", ",".join(str(p) for p in code), "-pym", entry]
     if from_savepoint:
@@ -147,7 +185,8 @@ def submit(cfg: RecstreamConfig, entry: str = DEFAULT_ENTRY, entry_args: list[st
         tail = "\n".join((out.stdout + out.stderr).strip().splitlines()[-25:])
         raise SubmitError(f"flink run failed ({out.returncode}); log: {staged / 'flink-run.log'}\n{tail}")
     sub = Submission(job_id=found[0], run_id=run_id, web_url=web_url(rest_url, found[0]), rest_url=rest_url,
-                     entry=entry, args=program, staged=str(staged), from_savepoint=from_savepoint)
+                     entry=entry, args=program, staged=str(staged), from_savepoint=from_savepoint,
+                     code_digest=digest, taskmanager_pids=tm_pids, warnings=[warning] if warning else [])
     (staged / "submission.json").write_text(sub.to_json())
     return sub
 

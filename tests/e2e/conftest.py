@@ -27,7 +27,7 @@ def cluster_overrides(tmp_path_factory) -> list[str]:
         f"cluster.home={home}", f"cluster.rest_port={free_port()}", f"cluster.rpc_port={free_port()}",
         # a lost TaskManager is noticed within seconds (Flink's default timeout is 50 s)
         "cluster.flink_conf={heartbeat.interval: '1000', heartbeat.timeout: '6000', "
-        "metrics.fetcher.update-interval: '1000'}",
+        "metrics.fetcher.update-interval: '500'}",
     ]
 
 

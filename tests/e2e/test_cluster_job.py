@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -56,7 +57,14 @@ def test_custom_metrics_from_rest_match_the_input(finished_job):
     from udfs.features.batch import fold_raw
 
     states, late, dead = fold_raw(lines, cfg.features.params())
-    m = rest.custom_metrics(sub["job_id"])
+    # REST serves what the JobManager last fetched from the TaskManagers (every 500 ms here); a
+    # finished task's metrics stay at their last fetched values
+    deadline = time.monotonic() + 10
+    while True:
+        m = rest.custom_metrics(sub["job_id"])
+        if m.get("events_in") == len(lines) or time.monotonic() > deadline:
+            break
+        time.sleep(0.5)
     assert m["events_in"] == len(lines)
     assert m["events_applied"] == sum(s.seq - s.late for s in states.values())
     assert m["events_late"] == len(late) > 0

@@ -171,3 +171,22 @@ def test_cli_submit_missing_input_fails_cleanly(tmp_path):
     out = subprocess.run([sys.executable, "-m", "recstream", "submit", "--input", str(tmp_path / "none.jsonl"),
                           "--set", f"cluster.home={tmp_path}"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 1 and "not found" in " ".join(out.stderr.split())
+
+
+def test_warns_when_thread_mode_taskmanagers_already_ran_other_code(tmp_path):
+    from recstream.cluster.submit import code_digest, stale_code_warning
+
+    code = tmp_path / "code" / "pkg"
+    code.mkdir(parents=True)
+    (code / "m.py").write_text("X = 1\n")
+    d1 = code_digest([code])
+    (code / "m.py").write_text("X = 2\n")
+    d2 = code_digest([code])
+    assert d1 != d2 and d2 == code_digest([code])
+    subs = tmp_path / "submissions"
+    (subs / "run-1").mkdir(parents=True)
+    (subs / "run-1" / "submission.json").write_text(json.dumps({"code_digest": d1, "taskmanager_pids": [101]}))
+    assert "old code" in stale_code_warning(subs, d2, [101], "thread")
+    assert stale_code_warning(subs, d1, [101], "thread") is None      # same code: fine
+    assert stale_code_warning(subs, d2, [202], "thread") is None      # fresh TaskManager: fine
+    assert stale_code_warning(subs, d2, [101], "process") is None     # process mode starts new workers
