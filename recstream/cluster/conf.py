@@ -116,7 +116,7 @@ def cluster_flink_conf(cluster: ClusterConfig, layout: ClusterLayout, home: Path
     if cluster.prometheus_port:
         conf.update({
             "metrics.reporter.prom.factory.class": "org.apache.flink.metrics.prometheus.PrometheusReporterFactory",
-            "metrics.reporter.prom.port": cluster.prometheus_port,
+            "metrics.reporter.prom.port": str(cluster.prometheus_port),
         })
     conf.update(cluster.flink_conf)
     return conf

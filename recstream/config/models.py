@@ -215,7 +215,7 @@ class ClusterConfig(Section):
     taskmanagers: int = Field(1, ge=1)
     slots: int = Field(2, ge=1, description="task slots per TaskManager")
     start_timeout_s: float = Field(120.0, gt=0)
-    prometheus_port: str | None = Field(None, description="e.g. 9249-9259: enable the Prometheus reporter")
+    prometheus_port: int | str | None = Field(None, description="port or range, e.g. 9249-9259: enable Prometheus")
     flink_conf: dict[str, str] = Field({}, description="extra keys for the cluster's config.yaml")
     checkpoint: CheckpointSettings = CheckpointSettings()
     restart: RestartSettings = RestartSettings()

@@ -190,3 +190,32 @@ def test_warns_when_thread_mode_taskmanagers_already_ran_other_code(tmp_path):
     assert stale_code_warning(subs, d1, [101], "thread") is None      # same code: fine
     assert stale_code_warning(subs, d2, [202], "thread") is None      # fresh TaskManager: fine
     assert stale_code_warning(subs, d2, [101], "process") is None     # process mode starts new workers
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_deploy_reference_config_has_every_generated_key(tmp_path):
+    write_conf_dir(cfg_for(tmp_path, "cluster.prometheus_port=9249").cluster)
+    generated = read_conf(tmp_path)
+    reference = yaml.safe_load((REPO / "deploy" / "flink" / "config.yaml").read_text())
+    prom = {k for k in generated if k.startswith("metrics.reporter.")}
+    assert set(generated) - prom <= set(reference), set(generated) - prom - set(reference)
+    assert prom <= set(yaml.safe_load((REPO / "deploy" / "prometheus" / "flink-reporter.yaml").read_text()))
+    for key in ("rest.bind-address", "jobmanager.bind-host", "taskmanager.bind-host"):
+        assert reference[key] == "127.0.0.1"
+
+
+def test_kubernetes_deployment_runs_an_existing_entry_point():
+    import importlib.util
+
+    dep = yaml.safe_load((REPO / "deploy" / "k8s" / "flink-deployment.yaml").read_text())
+    assert dep["kind"] == "FlinkDeployment" and dep["apiVersion"] == "flink.apache.org/v1beta1"
+    job = dep["spec"]["job"]
+    assert job["entryClass"] == "org.apache.flink.client.python.PythonDriver"
+    module = job["args"][job["args"].index("-pym") + 1]
+    assert importlib.util.find_spec(module) is not None
+    conf = dep["spec"]["flinkConfiguration"]
+    assert conf["state.backend.type"] == "rocksdb" and job["upgradeMode"] == "savepoint"
+    rules = yaml.safe_load((REPO / "deploy" / "prometheus" / "recstream-rules.yml").read_text())
+    assert all("expr" in r for g in rules["groups"] for r in g["rules"])
