@@ -40,6 +40,14 @@ def kafka_run(kafka_broker, kafka_jars, tmp_path_factory):
     create_topics(cfg.kafka, [cfg.kafka.topics.dead_letters, cfg.kafka.topics.late], partitions=1)
     produced = produce_lines(cfg.kafka, cfg.kafka.topics.events, lines)
     assert produced.failed == 0 and produced.sent == len(lines)
+    # a tombstone (null value) must be dead-lettered, not vanish: it reads as an empty payload
+    from confluent_kafka import Producer
+
+    tomb = Producer({"bootstrap.servers": kafka_broker.bootstrap})
+    tomb.produce(cfg.kafka.topics.events, key=b"u_tomb", value=None, partition=0)
+    assert tomb.flush(10) == 0
+    produced.end_offsets[0] += 1
+    lines.append("")
     cfg = kafka_cfg(tmp, kafka_broker, kafka_jars, produced.end_offsets)
     summary = run_kafka_local(cfg, events_in=len(lines))
     return cfg, lines, summary, produced
@@ -47,7 +55,7 @@ def kafka_run(kafka_broker, kafka_jars, tmp_path_factory):
 
 def test_every_record_is_accounted_for(kafka_run):
     cfg, lines, summary, produced = kafka_run
-    assert sum(produced.end_offsets.values()) == len(lines)
+    assert sum(produced.end_offsets.values()) == len(lines)  # incl. the tombstone
     assert summary.job_status == "FINISHED"
     _, late, dead = fold_raw(lines, cfg.features.params())
     assert summary.dead_parse == len(dead) >= 3
@@ -79,6 +87,7 @@ def test_dead_letter_topic_has_every_malformed_record_with_reason_and_origin(kaf
     # the record with a raw newline arrives whole (newline blanked), with its reason
     broken = [r for r in records if r["raw"].startswith('{"user_id": "u_x", "broken')]
     assert len(broken) == 1 and "JSON" in broken[0]["reason"]
+    assert len([r for r in records if r["raw"] == ""]) == lines.count("")  # incl. the tombstone
 
 
 def test_late_topic_has_every_late_event(kafka_run):
