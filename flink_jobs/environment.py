@@ -74,6 +74,10 @@ def flink_configuration(cfg: RecstreamConfig) -> dict[str, str]:
         "pipeline.name": job.name,
         "parallelism.default": str(job.parallelism),
         "table.local-time-zone": "UTC",
+        # chained Java operators hand records on without a defensive copy: every user operator either
+        # serialises its input (Python functions, Kafka/discarding sinks) or is Flink SQL, which is
+        # built for reuse. Measured: 64 -> 51 µs of JVM CPU per event (bench/README.md).
+        "pipeline.object-reuse": "true",
     }
     if job.jars:
         missing = [str(p) for p in job.jars if not Path(p).is_file()]
