@@ -103,13 +103,23 @@ def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str,
     batch_stream = t_env.to_data_stream(micro_batch_table(t_env, raw_view, cfg, line_based, with_origin))
 
     ttl_ms = int(cfg.job.state_ttl_days * 86_400_000)
+    from udfs.features.runtime import FoldOptions, FoldRuntime
+
+    options = FoldOptions.from_config(cfg)  # embeddings, population baseline, privacy: opened in the workers
+    FoldRuntime(options, params)  # fail fast here (missing key/embeddings/baseline file) rather than in a task
     features = (
         batch_stream.key_by(lambda r: r[0], key_type=Types.STRING())
-        .process(FoldUserState(params, ttl_ms, with_origin), output_type=FEATURES)
+        .process(FoldUserState(params, ttl_ms, with_origin, options), output_type=FEATURES)
         .name("validate-fold-user-state")
         .uid("fold-user-state")
     )
     dead = features.get_side_output(DEAD_TAG)
+    if options.emit_items:  # item side output → per-item batches (SQL) → item fold → item writer
+        from udfs.flink.items import attach_item_features
+        from udfs.flink.types import ITEM_TAG
+
+        attach_item_features(t_env, cfg, features.get_side_output(ITEM_TAG), store, run_id, bounded,
+                             cfg.job.parallelism)
     rows = features
     if cfg.model.active():
         rows = attach_scoring(t_env, cfg, features)

@@ -33,6 +33,7 @@ class _Section(BaseModel):
 
 
 class InteractionConfig(_Section):
+    enabled: bool = Field(True, description="compute user x item / user x category features in the user state")
     max_items: int = Field(20, ge=1, description="user x item pairs kept per user (least recently touched evicted)")
     max_categories: int = Field(24, ge=1, description="user x category entries kept (lowest decayed count evicted)")
     affinity_half_life_h: float = Field(168.0, gt=0)
@@ -46,6 +47,11 @@ class InteractionConfig(_Section):
 
 
 class ItemFeatureConfig(_Section):
+    enabled: bool = Field(True, description="keyed item features + cold-start popular lists (item_features, popular_items)")
+    micro_batch_ms: int = Field(2000, ge=1, description="per-item micro-batch window (arrival time) before the item fold")
+    top_k: int = Field(100, ge=1, description="items per popular list (global and per category)")
+    popular_every_s: float = Field(5.0, gt=0, description="rewrite the popular lists at most this often (and at the end)")
+    store_embedding: bool = Field(True, description="item rows carry the item's text embedding (with features.content)")
     windows_s: list[int] = [3600, 86400, 604800]
     buckets_per_window: int = Field(60, ge=1)
     trending_short_s: int = 3600
@@ -64,6 +70,11 @@ class ItemFeatureConfig(_Section):
 
 
 class AnomalyConfig(_Section):
+    enabled: bool = Field(True, description="rate outliers and bot-like sessions in the user state")
+    population: Literal["frozen", "learn"] = Field(
+        "frozen", description="frozen: population baseline from population_file (or the prior), identical in stream "
+                              "and backfill; learn: each fold subtask learns it in memory (not checkpointed)")
+    population_file: Path | None = Field(None, description="baseline written by `recstream backfill --population-out`")
     bucket_s: float = Field(60.0, gt=0, description="rate bucket (event time)")
     ewma_alpha: float = Field(0.1, gt=0, le=1)
     min_own_buckets: int = Field(5, ge=1)
@@ -94,6 +105,8 @@ class AnomalyConfig(_Section):
 
 
 class ContentConfig(_Section):
+    enabled: bool | Literal["auto"] = Field("auto", description="auto: on when embeddings_path is set")
+    embeddings_path: Path | None = Field(None, description="item embeddings (`recstream catalogue embed --out DIR`)")
     encoder_path: Path | None = Field(None, description="text encoder export (python -m model_export.text_encoder DIR)")
     variant: Literal["fp32", "int8"] = "fp32"
     batch_size: int = Field(64, ge=1)
@@ -101,6 +114,16 @@ class ContentConfig(_Section):
     event_weights: dict[str, float] = {}
     rating_weight: float = Field(1.0, ge=0)
     min_rating: float = Field(2.5, ge=0, le=5)
+
+    def active(self) -> bool:
+        return self.embeddings_path is not None if self.enabled == "auto" else bool(self.enabled)
+
+    @model_validator(mode="after")
+    def _needs_embeddings(self):
+        if self.enabled is True and self.embeddings_path is None:
+            raise ValueError("features.content.enabled=true needs features.content.embeddings_path "
+                             "(write one with `recstream catalogue embed`)")
+        return self
 
     def params(self) -> ContentParams:
         return ContentParams(half_life_ms=int(self.half_life_h * H), event_weights=dict(self.event_weights),

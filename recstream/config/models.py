@@ -86,6 +86,9 @@ class FeatureConfig(Section):
             items=self.items.params(),
             anomaly=self.anomaly.params(session_gap_ms=int(self.session_gap_s * 1000)),
             content=self.content.params(),
+            interactions_on=self.interactions.enabled,
+            anomaly_on=self.anomaly.enabled,
+            content_on=self.content.active(),
         )
 
 

@@ -136,6 +136,14 @@ class OnlineStore(abc.ABC):
         """Every stored user state, in no particular order (for audits and tests; a full scan)."""
 
     @abc.abstractmethod
+    def delete_user(self, user_id: str) -> dict[str, int | None]:
+        """Delete everything stored under this user key (features, sequence, scores and, where the
+        backend can find them, dead letters whose payload carries it). ``user_id`` is the stored
+        key: the pseudonym when pseudonymisation is on. Returns rows deleted per table (``None``:
+        not countable/findable on this backend). A later write of an older state must not bring
+        the user back on a backend with write timestamps (docs/features.md, Deleting a user's data)."""
+
+    @abc.abstractmethod
     def add_dead_letters(self, letters: Iterable[DeadLetter]) -> None:
         """Append to the dead-letter log (at least once: a replay after a failover may repeat letters)."""
 

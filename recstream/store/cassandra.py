@@ -157,6 +157,15 @@ def statements(ks: str) -> tuple[dict[str, str], dict[str, str]]:
     return reads, writes
 
 
+USER_TABLES = ("user_features", "user_sequence", "user_scores")  # partitioned by user_id
+
+
+def delete_statements(ks: str) -> dict[str, str]:
+    """table -> CQL deleting one user's partition. No ``USING TIMESTAMP``: the tombstone carries
+    the coordinator's "now", later than every state write (those carry event times)."""
+    return {t: f"DELETE FROM {ks}.{t} WHERE user_id = ?" for t in USER_TABLES}
+
+
 # Parameters of each write statement: (statement name, bound values in marker order). Pure functions,
 # so tests check them against the schema's column types without a cluster.
 def state_writes(r: FeatureRow, now: int, ttl: TtlConfig) -> list[tuple[str, tuple]]:
@@ -332,6 +341,30 @@ class CassandraStore(OnlineStore):
         seqs = self._read([(self.r_sequence, (r["user_id"],)) for r in rows]) if rows else []
         for row, seq in zip(rows, seqs):
             yield self._decode_state(row, seq[0]["sequence"] if seq else None)
+
+    def delete_user(self, user_id: str) -> dict[str, int | None]:
+        """Tombstones the user's rows in user_features, user_sequence and user_scores (counts: rows
+        that existed). Dead letters are partitioned by run and hour, not by user: they are not
+        searched here and expire with their TTL (``None``)."""
+        if self.read_only:
+            raise StoreError("store opened read-only")
+        from cassandra.cluster import EXEC_PROFILE_DEFAULT
+
+        existed = self._read([(self.r_features, (user_id,)), (self.r_sequence, (user_id,)),
+                              (self.r_scores, (user_id,))])
+        deletes = getattr(self, "_deletes", None)
+        if deletes is None:
+            deletes = {}
+            for table, cql in delete_statements(self.cfg.keyspace).items():
+                stmt = self.session.prepare(cql)
+                stmt.is_idempotent = True
+                deletes[table] = stmt
+            self._deletes = deletes
+        self.executor.run([(stmt, (user_id,), EXEC_PROFILE_DEFAULT) for stmt in deletes.values()],
+                          what="user delete")
+        out: dict[str, int | None] = {t: len(rows) for t, rows in zip(USER_TABLES, existed)}
+        out["dead_letters"] = None
+        return out
 
     # --- items, popularity, model versions --------------------------------------------------------
     def upsert_items(self, rows: Iterable[ItemRow]) -> int:

@@ -174,6 +174,17 @@ class SqliteStore(OnlineStore):
         rows = self.conn.execute("SELECT * FROM model_versions WHERE model_name = ? ORDER BY version", (model_name,))
         return [{**dict(r), "card": json.loads(r["card"])} for r in rows]
 
+    def delete_user(self, user_id: str) -> dict[str, int | None]:
+        """One transaction. Dead letters: those whose payload parses with this ``user_id``, and
+        unparseable ones that contain it as a quoted JSON string."""
+        with self.conn:
+            out = {t: self.conn.execute(f"DELETE FROM {t} WHERE user_id = ?", (user_id,)).rowcount
+                   for t in ("user_features", "user_scores")}
+            out["dead_letters"] = self.conn.execute(
+                "DELETE FROM dead_letters WHERE CASE WHEN json_valid(raw) THEN json_extract(raw, '$.user_id') = ? "
+                "ELSE instr(raw, ?) > 0 END", (user_id, json.dumps(user_id))).rowcount
+        return out
+
     def add_dead_letters(self, letters: Iterable[DeadLetter]) -> None:
         now = int(time.time() * 1000)
         with self.conn:

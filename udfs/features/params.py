@@ -41,6 +41,11 @@ class FeatureParams:
     items: ItemParams = field(default_factory=ItemParams)
     anomaly: AnomalyParams = field(default_factory=AnomalyParams)
     content: ContentParams = field(default_factory=ContentParams)
+    # which of those parts the per-user state computes (UserState); off in this plain dataclass,
+    # the config (features.<part>.enabled) turns interactions and anomaly on by default
+    interactions_on: bool = False
+    anomaly_on: bool = False
+    content_on: bool = False
 
     def __post_init__(self) -> None:
         if not self.windows_ms or any(w <= 0 for w in self.windows_ms):

@@ -9,10 +9,28 @@ Lateness is judged per user: an event more than ``allowed_lateness_ms`` older th
 the newest event time seen for that user is late (a per-key bounded-out-of-orderness
 watermark). Unlike a global watermark this does not depend on processing-time
 timing, so a replay or a backfill produces exactly the same state as the stream.
+
+Optional parts, each switched by ``FeatureParams.<part>_on`` (config
+``features.<part>.enabled``) and kept in the same object, so the one state read and
+write per batch covers them too: user x item / category interactions
+(:class:`UserInteractions`), rate and bot-session anomaly signals (:class:`UserAnomaly`)
+and the content-interest vector (:class:`ContentInterest`). A part that is off costs
+nothing and is absent from ``features()``. A state restored from before a part was
+switched on starts that part from the next event (documented in docs/features.md).
+
+``apply_event`` also returns the anomaly verdict of the event (``LATE`` for a late
+one), which the job uses to keep flagged events out of item popularity. The run-time
+inputs the parts need besides the event (population baseline, item embeddings) come
+in a context object with ``population`` and ``embeddings`` attributes
+(``udfs.features.runtime.FoldRuntime``); without one the anomaly part compares with
+the configured prior and the content part sees no embeddings.
 """
 from __future__ import annotations
 
 from schemas import event_types
+from udfs.features.anomaly import UserAnomaly
+from udfs.features.content_interest import ContentInterest
+from udfs.features.interactions import UserInteractions, funnel_ratios
 from udfs.features.interest import DecayedInterest
 from udfs.features.params import FeatureParams
 from udfs.features.sequence import LastN
@@ -22,13 +40,18 @@ from udfs.features.windows import SlidingCounts
 EVENT_TYPES = event_types()
 TYPE_INDEX = {t: i for i, t in enumerate(EVENT_TYPES)}
 RATING_INDEX = TYPE_INDEX["rating"]
+VIEW, CLICK, PURCHASE = TYPE_INDEX["view"], TYPE_INDEX["click"], TYPE_INDEX["purchase"]
+LATE = -1  # apply_event's result for a late event (verdicts are >= 0)
+_NO_EMBEDDINGS: dict = {}
 
 
 class UserState:
     __slots__ = (
         "seq", "late", "first_ts", "last_ts", "last_gap_ms", "totals", "dwell_total",
         "rating_sum", "rating_count", "windows", "interest", "sequence", "sessions",
+        "inter", "anom", "content",  # optional parts (None when off)
     )
+    _FORMAT = 2  # pickled as (format, slot values...): no slot names in every state
 
     def __init__(self, params: FeatureParams) -> None:
         n = len(EVENT_TYPES)
@@ -45,14 +68,35 @@ class UserState:
         self.interest = DecayedInterest(params.half_life_short_ms, params.half_life_long_ms, params.max_categories)
         self.sequence = LastN(params.sequence_length)
         self.sessions = Sessions(params.session_gap_ms)
+        self.inter = UserInteractions() if params.interactions_on else None
+        self.anom = UserAnomaly() if params.anomaly_on else None
+        self.content = ContentInterest() if params.content_on else None
 
-    def apply(self, event: dict, params: FeatureParams) -> bool:
+    def __getstate__(self):
+        return (self._FORMAT,) + tuple(getattr(self, name) for name in self.__slots__)
+
+    def __setstate__(self, state) -> None:
+        if isinstance(state, tuple) and state and state[0] == self._FORMAT:
+            for name, value in zip(self.__slots__, state[1:]):
+                setattr(self, name, value)
+            return
+        # format 1 (before the optional parts): pickle's default (None, {slot: value}) of the 13 base slots
+        slots = state[1] if isinstance(state, tuple) else state
+        for name in self.__slots__:
+            setattr(self, name, slots.get(name))
+
+    def apply(self, event: dict, params: FeatureParams, ctx=None) -> bool:
         """Fold a validated event in. Returns False (and counts it) when it is late."""
+        return self.apply_event(event, params, ctx) != LATE
+
+    def apply_event(self, event: dict, params: FeatureParams, ctx=None) -> int:
+        """Fold a validated event in; returns ``LATE`` (and counts it) when it is late, else the
+        event's anomaly verdict (``udfs.features.anomaly``: tier | BOT; 0 with the part off)."""
         ts = event["event_time"]
         self.seq += 1
         if self.last_ts is not None and ts < self.last_ts - params.allowed_lateness_ms:
             self.late += 1
-            return False
+            return LATE
         etype = event["event_type"]
         t = TYPE_INDEX[etype]
         dwell = event.get("dwell_ms") or 0
@@ -85,7 +129,30 @@ class UserState:
                 self.interest.add(c, ts, share)
         self.sequence.add(ts, event["item_id"], t)
         self.sessions.add(ts, dwell)
-        return True
+        verdict = 0
+        if params.interactions_on:
+            inter = self.inter
+            if inter is None:
+                inter = self.inter = UserInteractions()
+            inter.apply(event, params.interactions)
+        elif self.inter is not None:
+            self.inter = None
+        if params.anomaly_on:
+            anom = self.anom
+            if anom is None:
+                anom = self.anom = UserAnomaly()
+            verdict = anom.apply(event, params.anomaly, ctx.population if ctx is not None else None)
+        elif self.anom is not None:
+            self.anom = None
+        if params.content_on:
+            content = self.content
+            if content is None:
+                content = self.content = ContentInterest()
+            emb = ctx.embeddings if ctx is not None and ctx.embeddings is not None else _NO_EMBEDDINGS
+            content.apply(event, emb, params.content)
+        elif self.content is not None:
+            self.content = None
+        return verdict
 
     def features(self, params: FeatureParams) -> dict:
         """Features as of the newest event time of this user."""
@@ -96,7 +163,7 @@ class UserState:
         for wms, w in zip(params.windows_ms, self.windows):
             totals = w.totals()
             windows[FeatureParams.window_label(wms)] = {EVENT_TYPES[i]: c for i, c in enumerate(totals) if c}
-        return {
+        out = {
             "event_count": n_events,
             "counts": {EVENT_TYPES[i]: c for i, c in enumerate(self.totals) if c},
             "window_counts": windows,
@@ -110,6 +177,18 @@ class UserState:
             "session": self.sessions.snapshot(),
             "interest": self.interest.snapshot(now, params.top_categories),
         }
+        if params.interactions_on:
+            totals = self.totals
+            out["funnel"] = funnel_ratios(totals[VIEW], totals[CLICK], totals[PURCHASE])
+            if self.inter is not None:
+                out.update(self.inter.features(params.interactions, now))
+            else:
+                out.update(user_items=[], user_categories={})
+        if params.anomaly_on:
+            out["anomaly"] = (self.anom or UserAnomaly()).features()
+        if params.content_on:
+            out.update((self.content or ContentInterest()).features(params.content, now))
+        return out
 
     def sequence_snapshot(self) -> list[dict]:
         return self.sequence.snapshot(EVENT_TYPES)

@@ -6,6 +6,19 @@ topic/partition/offset) and a tab. Each payload is validated here: invalid ones 
 to the dead-letter side output with their reason and origin, late ones (behind the
 user's allowed lateness) too. One ``ValueState`` holds the pickled :class:`UserState`, so
 a batch costs a single state read and write whatever its size.
+
+The optional feature parts (interactions, anomaly, content interest) live in the same
+``UserState``; their run-time inputs (population baseline, item embeddings), the
+pseudonymiser and the persisted-field allow-list are opened in ``open()`` from the
+picklable :class:`FoldOptions` (``udfs.features.runtime``), exactly as the backfill opens
+them. With item features on, each batch also emits one row on the item side output:
+its applied events as compact records (``udfs.features.item_fold``), which Flink SQL
+groups per item for the keyed item fold.
+
+Privacy: with pseudonymisation on, feature rows carry the pseudonym and dead letters
+the pseudonymised payload; the Flink key (and so the keyed state and its checkpoints)
+is still the raw user id, because the routing key is extracted in Flink SQL, which has
+no keyed hash (docs/features.md, Privacy).
 """
 from __future__ import annotations
 
@@ -17,9 +30,12 @@ from pyflink.datastream import KeyedProcessFunction
 from pyflink.datastream.state import StateTtlConfig, ValueStateDescriptor
 
 from udfs.events import try_parse_event
+from udfs.features.anomaly import excluded
+from udfs.features.item_fold import encode_records, item_record
 from udfs.features.params import FeatureParams
-from udfs.features.user_state import UserState
-from udfs.flink.types import DEAD_TAG
+from udfs.features.runtime import FoldOptions, FoldRuntime
+from udfs.features.user_state import LATE, TYPE_INDEX, UserState
+from udfs.flink.types import DEAD_TAG, ITEM_TAG
 
 MAX_RAW_IN_DEAD_LETTER = 16 * 1024
 
@@ -44,10 +60,12 @@ def epoch_ms(instant) -> int:
 
 
 class FoldUserState(KeyedProcessFunction):
-    def __init__(self, params: FeatureParams, ttl_ms: int, with_origin: bool = False) -> None:
+    def __init__(self, params: FeatureParams, ttl_ms: int, with_origin: bool = False,
+                 options: FoldOptions | None = None) -> None:
         self.params = params
         self.ttl_ms = ttl_ms
         self.with_origin = with_origin
+        self.options = options or FoldOptions()
 
     def open(self, runtime_context):
         desc = ValueStateDescriptor("user_state", Types.PICKLED_BYTE_ARRAY())
@@ -65,6 +83,9 @@ class FoldUserState(KeyedProcessFunction):
         self.m_invalid = group.counter("events_invalid")
         self.m_late = group.counter("events_late")
         self.m_batches = group.counter("micro_batches")
+        self.m_excluded = group.counter("events_excluded_from_items")
+        self.rt = FoldRuntime(self.options, self.params)  # loads embeddings, population, pseudonym key
+        self.emit_items = self.options.emit_items
         # histograms/distributions exist only in process mode's metric group
         if hasattr(group, "distribution"):
             self.m_batch_size = group.distribution("micro_batch_size")
@@ -74,31 +95,40 @@ class FoldUserState(KeyedProcessFunction):
     def process_element(self, row, ctx):
         key, payloads = row[0], row[1]
         params = self.params
+        rt = self.rt
         state = None
         seen = applied = invalid = 0
         with_origin = self.with_origin
         origin = ""
+        records = [] if self.emit_items else None
+        exclude = params.anomaly_on
+        n_excluded = 0
         for payload in payloads.split("\n"):
             seen += 1
             if with_origin:
                 origin, _, payload = payload.partition("\t")
             event, reason = try_parse_event(payload)
             if event is not None and event["user_id"] != key:
-                event, reason = None, f"ambiguous user_id: routed as {key!r}, parsed as {event['user_id']!r}"
+                event, reason = None, rt.ambiguous_reason(key, event["user_id"])
             if event is None:
                 invalid += 1
-                yield DEAD_TAG, Row("parse", reason, payload[:MAX_RAW_IN_DEAD_LETTER], origin)
+                yield DEAD_TAG, Row("parse", reason, rt.dead_raw(payload[:MAX_RAW_IN_DEAD_LETTER]), origin)
                 continue
             if state is None:
                 state = self.state.value() or UserState(params)
-            if state.apply(event, params):
+            verdict = state.apply_event(event, params, rt)
+            if verdict != LATE:
                 applied += 1
+                if records is not None:
+                    excl = exclude and excluded(verdict, params.anomaly)
+                    n_excluded += excl
+                    records.append(item_record(event, TYPE_INDEX[event["event_type"]], excl))
             else:
                 reason = (
                     f"late: event_time {event['event_time']} is more than {params.allowed_lateness_ms} ms "
                     f"behind the user's newest event time {state.last_ts}"
                 )
-                yield DEAD_TAG, Row("late", reason, payload, origin)
+                yield DEAD_TAG, Row("late", reason, rt.dead_raw(payload), origin)
         self.m_in.inc(seen)
         self.m_batches.inc()
         if self.m_batch_size is not None:
@@ -109,15 +139,19 @@ class FoldUserState(KeyedProcessFunction):
             return
         if applied:
             self.m_applied.inc(applied)
+        if n_excluded:
+            self.m_excluded.inc(n_excluded)
         if seen - invalid - applied:
             self.m_late.inc(seen - invalid - applied)
         # late-only batches still change state (its late counter): always write and emit
         self.state.update(state)
         batch_start_ms = epoch_ms(row[3])
         yield Row(
-            key, state.last_ts, state.seq, applied, state.seq - state.late, batch_start_ms,
-            json.dumps(state.features(params), separators=(",", ":")),
-            json.dumps(state.sequence_snapshot(), separators=(",", ":")),
+            rt.user_key(key), state.last_ts, state.seq, applied, state.seq - state.late, batch_start_ms,
+            rt.features_json(state, params),
+            rt.sequence_json(state),
             # the model input alone, cheap to decode in the scoring UDF
             json.dumps(state.sequence.item_ids(), separators=(",", ":")),
         )
+        if records:
+            yield ITEM_TAG, Row(encode_records(records))

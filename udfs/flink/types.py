@@ -17,6 +17,15 @@ _FEATURE_TYPES = [Types.STRING(), Types.LONG(), Types.LONG(), Types.INT(), Types
                   Types.STRING(), Types.STRING(), Types.STRING()]
 FEATURES = Types.ROW_NAMED(FEATURE_FIELDS, _FEATURE_TYPES)
 
+# the applied events of one user batch for the item features: compact records, one per line
+# (udfs.features.item_fold), split and grouped per item in Flink SQL
+ITEM_RECORDS = Types.ROW_NAMED(["recs"], [Types.STRING()])
+ITEM_TAG = OutputTag("item-records", ITEM_RECORDS)
+# one item's state after an item batch, for the item writer (popularity key: time-invariant rank key)
+ITEM_FIELDS = ["item_id", "event_time", "state_seq", "features", "popularity", "popularity_key", "category"]
+ITEM_ROW = Types.ROW_NAMED(ITEM_FIELDS, [Types.STRING(), Types.LONG(), Types.LONG(), Types.STRING(), Types.DOUBLE(),
+                                         Types.DOUBLE(), Types.STRING()])
+
 # feature row + model output (JSON: embedding, top-K, version, drift, cold_start) for the writer
 SCORED_FIELDS = FEATURE_FIELDS + ["scores"]
 SCORED = Types.ROW_NAMED(SCORED_FIELDS, _FEATURE_TYPES + [Types.STRING()])

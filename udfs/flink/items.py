@@ -1,0 +1,159 @@
+"""Item features in the job: the user fold's item records → per-item micro-batches in
+Flink SQL → keyed item fold (Python, one call per item batch) → item writer.
+
+Graph (attached by :func:`attach_item_features`)::
+
+    item side output (one row per user batch: its applied events as records, newline-joined)
+      └─ Flink SQL (Java): UNNEST(SPLIT(recs)), item_id = JSON_VALUE(rec, '$[0]'),
+         TUMBLE per item on arrival time (features.items.micro_batch_ms), ARRAY_AGG
+           └─ keyed item fold: one pickled ItemAggregate per item (ValueState, TTL)
+                └─ item writer (parallelism 1): upsert_items per item row; global and
+                   per-category cold-start lists (set_popular_items) every
+                   features.items.popular_every_s and when the input ends
+
+The records of one item meet in whatever order user batches reach the item fold; the
+item's stored features do not depend on that order (``udfs.features.item_fold``), so
+the backfill writes the same rows.
+"""
+from __future__ import annotations
+
+import time
+
+from pyflink.common import Row, Types
+from pyflink.common.time import Time
+from pyflink.datastream import KeyedProcessFunction, MapFunction
+from pyflink.datastream.state import StateTtlConfig, ValueStateDescriptor
+
+from recstream.store.base import ItemRow, PopularItems
+from recstream.store.factory import open_store_spec
+from udfs.features.item_fold import ItemAggregate, PopularLists, decode_records
+from udfs.features.items import ItemParams
+from udfs.flink.types import subtask_index
+
+
+class FoldItemState(KeyedProcessFunction):
+    """Fold one item's batch of records into its keyed :class:`ItemAggregate`; emit its store row."""
+
+    def __init__(self, params: ItemParams, ttl_ms: int, embeddings_path: str | None = None) -> None:
+        self.params = params
+        self.ttl_ms = ttl_ms
+        self.embeddings_path = embeddings_path
+
+    def open(self, runtime_context):
+        desc = ValueStateDescriptor("item_state", Types.PICKLED_BYTE_ARRAY())
+        desc.enable_time_to_live(
+            StateTtlConfig.new_builder(Time.milliseconds(self.ttl_ms))
+            .set_update_type(StateTtlConfig.UpdateType.OnCreateAndWrite)
+            .set_state_visibility(StateTtlConfig.StateVisibility.NeverReturnExpired)
+            .build())
+        self.state = runtime_context.get_state(desc)
+        self.embeddings = None
+        if self.embeddings_path:
+            from udfs.features.embeddings import EmbeddingTable
+
+            self.embeddings = EmbeddingTable.load(self.embeddings_path)
+        group = runtime_context.get_metrics_group().add_group("recstream")
+        self.m_batches = group.counter("item_batches")
+        self.m_records = group.counter("item_records")
+
+    def process_element(self, row, ctx):
+        item_id, recs = row[0], row[1]
+        p = self.params
+        agg = self.state.value() or ItemAggregate(p)
+        records = decode_records(recs)
+        for rec in records:
+            agg.apply(rec, p)
+        self.state.update(agg)
+        self.m_batches.inc()
+        self.m_records.inc(len(records))
+        item, event_time, seq, features, popularity = agg.row(item_id, p, self.embeddings)
+        yield Row(item, event_time, seq, features, popularity, agg.popularity_key(), agg.cat)
+
+
+class ItemWriter(MapFunction):
+    """Writes item rows (acknowledged before ``map`` returns, as the feature writer) and keeps the
+    cold-start lists; lists are rewritten at most every ``every_s`` seconds and at ``close``."""
+
+    def __init__(self, store: str | dict, run_id: str, params: ItemParams, top_k: int, every_s: float) -> None:
+        self.store_spec = store
+        self.run_id = run_id
+        self.params = params
+        self.top_k = top_k
+        self.every_s = every_s
+
+    def open(self, runtime_context):
+        self.store = open_store_spec(self.store_spec)
+        self.subtask = subtask_index(runtime_context)
+        self.lists = PopularLists(self.params, self.top_k)
+        self.last_flush = time.monotonic()
+        self.rows = 0
+        group = runtime_context.get_metrics_group().add_group("recstream")
+        self.m_rows = group.counter("item_rows_written")
+        self.m_lists = group.counter("popular_list_writes")
+
+    def map(self, row):
+        # row: item_id, event_time, state_seq, features, popularity, popularity_key, category
+        self.store.upsert_items([ItemRow(row[0], row[1], row[2], row[3], row[4])])
+        self.m_rows.inc()
+        self.rows += 1
+        self.lists.update(row[0], row[5], row[6], row[1])
+        if time.monotonic() - self.last_flush >= self.every_s:
+            self._flush()
+        return 0
+
+    def _flush(self) -> None:
+        if self.lists.dirty:
+            self.store.set_popular_items([PopularItems(*lst) for lst in self.lists.lists()])
+            self.m_lists.inc()
+        self.store.set_run_stats(self.run_id, {f"item_rows.{self.subtask}": self.rows})
+        self.last_flush = time.monotonic()
+
+    def close(self):
+        if getattr(self, "store", None) is not None:
+            self._flush()
+            self.store.close()
+
+
+def attach_item_features(t_env, cfg, item_records, store, run_id: str, bounded: bool, parallelism: int):
+    """Group the item side output per item in Flink SQL and attach the item fold and writer.
+
+    ``bounded`` inputs batch on an arrival rowtime (the final watermark flushes every
+    window at end of input); unbounded ones on processing time, as the user batches do."""
+    from pyflink.datastream.connectors import Sink
+    from pyflink.table import DataTypes, Schema
+
+    items_cfg = cfg.features.items
+    params = cfg.features.params()
+    t_env.get_config().set("table.exec.resource.default-parallelism", str(parallelism))
+    builder = Schema.new_builder().column("recs", DataTypes.STRING())
+    if bounded:
+        delay_s = cfg.job.arrival_watermark_delay_ms / 1000.0
+        builder = (builder.column_by_expression("batch_time", "CAST(CURRENT_TIMESTAMP AS TIMESTAMP_LTZ(3))")
+                   .watermark("batch_time", f"batch_time - INTERVAL '{delay_s:.3f}' SECOND"))
+    else:
+        builder = builder.column_by_expression("batch_time", "PROCTIME()")
+    view = f"item_records_{id(item_records)}"
+    t_env.create_temporary_view(view, t_env.from_data_stream(item_records, builder.build()))
+    t_env.create_temporary_view(f"{view}_flat", t_env.sql_query(
+        f"SELECT JSON_VALUE(rec, '$[0]') AS item_id, rec, batch_time FROM {view} "
+        "CROSS JOIN UNNEST(SPLIT(recs, CHR(10))) AS t(rec)"))
+    batch_s = items_cfg.micro_batch_ms / 1000.0
+    table = t_env.sql_query(
+        "SELECT item_id, ARRAY_JOIN(ARRAY_AGG(rec), CHR(10)) AS recs FROM "
+        f"TABLE(TUMBLE(TABLE {view}_flat, DESCRIPTOR(batch_time), INTERVAL '{batch_s:.3f}' SECOND)) "
+        "GROUP BY item_id, window_start, window_end")
+    from udfs.features.runtime import FoldOptions
+    from udfs.flink.types import ITEM_ROW
+
+    options = FoldOptions.from_config(cfg)
+    embeddings = options.embeddings_path if items_cfg.store_embedding else None
+    ttl_ms = int(cfg.job.state_ttl_days * 86_400_000)
+    rows = (t_env.to_data_stream(table)
+            .key_by(lambda r: r[0], key_type=Types.STRING())
+            .process(FoldItemState(params.items, ttl_ms, embeddings), output_type=ITEM_ROW)
+            .name("fold-item-state").uid("fold-item-state"))
+    (rows.map(ItemWriter(store, run_id, params.items, items_cfg.top_k, items_cfg.popular_every_s),
+              output_type=Types.INT())
+     .name("store-items").uid("store-items").set_parallelism(1)
+     .sink_to(Sink("org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink")).name("discard-items"))
+    return rows
