@@ -168,9 +168,16 @@ def main(argv=None) -> None:
     ap.add_argument("--config", action="append", default=[], help="YAML config file (repeatable)")
     ap.add_argument("--set", dest="overrides", action="append", default=[],
                     help="override, e.g. kafka.bootstrap_servers=host:9092")
+    ap.add_argument("--run-id", default=None, help="id of this run in the store's run_stats (default: random)")
+    ap.add_argument("--detached", action="store_true",
+                    help="submit and return without waiting (cluster: `flink run -d`, `recstream submit`)")
     args = ap.parse_args(argv)
     cfg = load_config(args.config, args.overrides)
-    run_id = uuid.uuid4().hex[:12]
+    run_id = args.run_id or uuid.uuid4().hex[:12]
+    if args.detached:
+        client = execute_kafka_job(cfg, run_id, detached=True)
+        print(f"run {run_id} submitted as job {client.get_job_id()}")
+        return
     result = execute_kafka_job(cfg, run_id)
     print(f"run {run_id} finished in {result.get_net_runtime()} ms")
 
