@@ -23,6 +23,8 @@ no keyed hash (docs/features.md, Privacy).
 from __future__ import annotations
 
 import json
+import pickle
+import time
 
 from pyflink.common import Row, Types
 from pyflink.common.time import Time
@@ -38,6 +40,7 @@ from udfs.features.user_state import LATE, TYPE_INDEX, UserState
 from udfs.flink.types import DEAD_TAG, ITEM_TAG
 
 MAX_RAW_IN_DEAD_LETTER = 16 * 1024
+STATE_SIZE_EVERY = 100
 
 
 def epoch_ms(instant) -> int:
@@ -84,6 +87,13 @@ class FoldUserState(KeyedProcessFunction):
         self.m_late = group.counter("events_late")
         self.m_batches = group.counter("micro_batches")
         self.m_excluded = group.counter("events_excluded_from_items")
+        # event-time lag (wall clock - the newest event time folded) and the pickled size of a user
+        # state, sampled every STATE_SIZE_EVERY batches (pickling costs about as much as a fold)
+        self.lag_ms = 0
+        self.state_bytes_avg = 0.0
+        self.batches_seen = 0
+        group.gauge("event_time_lag_ms", lambda: self.lag_ms)
+        group.gauge("state_bytes_per_user_avg", lambda: round(self.state_bytes_avg))
         self.rt = FoldRuntime(self.options, self.params)  # loads embeddings, population, pseudonym key
         self.emit_items = self.options.emit_items
         # histograms/distributions exist only in process mode's metric group
@@ -145,6 +155,12 @@ class FoldUserState(KeyedProcessFunction):
             self.m_late.inc(seen - invalid - applied)
         # late-only batches still change state (its late counter): always write and emit
         self.state.update(state)
+        if state.last_ts is not None:
+            self.lag_ms = int(time.time() * 1000) - state.last_ts
+        self.batches_seen += 1
+        if self.batches_seen % STATE_SIZE_EVERY == 1:
+            size = len(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
+            self.state_bytes_avg = size if self.batches_seen == 1 else self.state_bytes_avg + 0.1 * (size - self.state_bytes_avg)
         batch_start_ms = epoch_ms(row[3])
         yield Row(
             rt.user_key(key), state.last_ts, state.seq, applied, state.seq - state.late, batch_start_ms,

@@ -22,7 +22,8 @@ from recstream.store.factory import open_store_spec
 from udfs.flink.types import subtask_index
 
 STATS_EVERY_S = 1.0
-LATENCY_WARMUP_S = 5.0  # latency percentiles leave out rows written in the first seconds of output
+LATENCY_WARMUP_S = 5.0
+EWMA = 0.05  # weight of the newest sample in the moving-average gauges  # latency percentiles leave out rows written in the first seconds of output
 MODEL_NAME = "interest"  # model_versions partition the scores' versions are registered under
 
 
@@ -73,6 +74,13 @@ class FeatureWriter(_StoreWriter):
                           scored_rows=0, cold_start_rows=0)
         self.latencies_ms: list[int] = []
         self.model_versions: set[str] = set()
+        # gauges (thread mode has no histograms): distinct users written by this subtask, and moving
+        # averages of the store round trip and of micro-batch start → row stored
+        self.write_ms_avg = 0.0
+        self.batch_to_store_ms_avg = 0.0
+        group.gauge("users_updated", lambda: len(self.users))
+        group.gauge("store_write_ms_avg", lambda: round(self.write_ms_avg, 3))
+        group.gauge("batch_to_store_ms_avg", lambda: round(self.batch_to_store_ms_avg, 1))
 
     def map(self, row):
         # row: user_id, event_time, state_seq, n_applied, event_count, batch_start_ms, features, sequence,
@@ -85,9 +93,13 @@ class FeatureWriter(_StoreWriter):
             self.stats["scored_rows"] += 1
             self.stats["cold_start_rows"] += int(s["cold"])
         # returns once the store acknowledged features, sequence and scores of this user
+        t0 = time.perf_counter()
         self.store.upsert_users([(FeatureRow(row[0], row[1], row[2], row[6], row[7]), scores)])
+        self.write_ms_avg += EWMA * ((time.perf_counter() - t0) * 1000 - self.write_ms_avg)
         self.rows_written.inc()
         now_ms = int(time.time() * 1000)
+        if row[5]:
+            self.batch_to_store_ms_avg += EWMA * (now_ms - row[5] - self.batch_to_store_ms_avg)
         if scores is not None and scores.model_version not in self.model_versions:
             self.store.register_model_versions([ModelVersion(MODEL_NAME, scores.model_version, now_ms)])
             self.model_versions.add(scores.model_version)
