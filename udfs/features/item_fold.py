@@ -14,7 +14,9 @@ does not depend on the order in which different users' events meet) and the newe
 time of any record, counted or excluded. Its store row is order-insensitive: window
 reads filter by range and counts are sums, so the stream (events grouped per user
 batch, then per item batch) and a backfill (file order) store the same features, with
-``decayed_popularity`` equal up to floating-point summation order (~1e-15 relative).
+``decayed_popularity`` equal up to floating-point summation order: its log key is
+``k * epoch_ms`` ~ 1.4e4, so the order moves it by ~1e-12 and the popularity by ~1e-11
+relative (tests compare at 1e-9).
 
 :class:`PopularLists` keeps the cold-start top-K (global and per category) from the
 items' time-invariant popularity keys and renders the ``popular_items`` lists.
