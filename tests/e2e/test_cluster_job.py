@@ -72,6 +72,10 @@ def test_custom_metrics_from_rest_match_the_input(finished_job):
     assert m["dead_letters_written"] == len(late) + len(dead)
     assert 0 < m["store_rows_written"] == m["inference_rows"] <= m["micro_batches"]
     assert m["inference_batches"] > 0 and m["inference_on_gpu"] == 0
+    # gauges (summed over subtasks by custom_metrics)
+    assert m["users_updated"] == len(states)
+    assert m["state_bytes_per_user_avg"] > 100 and m["event_time_lag_ms"] > 0
+    assert m["store_write_us_avg"] > 0 and m["batch_to_store_ms_avg"] > 0
 
 
 def test_stored_results_match_reference(finished_job):

@@ -79,8 +79,9 @@ class FeatureWriter(_StoreWriter):
         self.write_ms_avg = 0.0
         self.batch_to_store_ms_avg = 0.0
         group.gauge("users_updated", lambda: len(self.users))
-        group.gauge("store_write_ms_avg", lambda: round(self.write_ms_avg, 3))
-        group.gauge("batch_to_store_ms_avg", lambda: round(self.batch_to_store_ms_avg, 1))
+        # integer values: PyFlink drops float gauges (seen: they never reach the REST API)
+        group.gauge("store_write_us_avg", lambda: int(self.write_ms_avg * 1000))
+        group.gauge("batch_to_store_ms_avg", lambda: int(self.batch_to_store_ms_avg))
 
     def map(self, row):
         # row: user_id, event_time, state_seq, n_applied, event_count, batch_start_ms, features, sequence,
