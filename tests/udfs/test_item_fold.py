@@ -6,7 +6,8 @@ import pytest
 
 from recstream.sources.synthetic import generate_events
 from tests.conftest import assert_close
-from udfs.features.item_fold import ItemAggregate, PopularLists, decode_records, encode_records, item_record
+from udfs.features.item_fold import (ItemAggregate, PopularLists, decode_records, encode_record, encode_records,
+                                     item_record)
 from udfs.features.items import ItemParams, fold_items, rank_items
 from udfs.features.user_state import TYPE_INDEX
 
@@ -27,6 +28,10 @@ def test_records_survive_the_wire_format_whatever_the_ids():
     assert "\n" not in text.replace("\n", "", len(recs) - 1)  # one line per record
     assert decode_records(text) == recs
     assert recs[-1] == ["x", 9, TYPE_INDEX["view"], 1, None]
+    # the fold's direct encoder writes exactly what json.dumps would
+    direct = [encode_record(e, TYPE_INDEX[e["event_type"]], e["event_time"] % 2) for e in evs]
+    assert direct == [json.dumps(r, separators=(",", ":")) for r in recs]
+    assert decode_records("\n".join(direct)) == recs and decode_records("") == []
 
 
 def test_aggregate_row_does_not_depend_on_record_order():

@@ -24,6 +24,7 @@ items' time-invariant popularity keys and renders the ``popular_items`` lists.
 from __future__ import annotations
 
 import json
+from json.encoder import encode_basestring_ascii as _esc
 
 import numpy as np
 
@@ -36,12 +37,20 @@ def item_record(event: dict, type_index: int, excluded: bool) -> list:
     return [event["item_id"], event["event_time"], type_index, 1 if excluded else 0, event.get("category")]
 
 
+def encode_record(event: dict, type_index: int, excluded: bool) -> str:
+    """``json.dumps(item_record(...), separators=(",", ":"))``, built directly (~6x cheaper)."""
+    cat = event.get("category")
+    return (f'[{_esc(event["item_id"])},{event["event_time"]},{type_index},{1 if excluded else 0},'
+            f'{"null" if cat is None else _esc(cat)}]')
+
+
 def encode_records(records: list) -> str:
     return "\n".join(json.dumps(r, **_JSON) for r in records)
 
 
 def decode_records(text: str) -> list:
-    return [json.loads(line) for line in text.split("\n") if line]
+    """The records of a newline-joined batch, parsed in one ``json.loads`` (records hold no raw newline)."""
+    return json.loads("[" + text.replace("\n", ",") + "]") if text else []
 
 
 class ItemAggregate:

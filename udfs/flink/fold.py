@@ -33,7 +33,7 @@ from pyflink.datastream.state import StateTtlConfig, ValueStateDescriptor
 
 from udfs.events import try_parse_event
 from udfs.features.anomaly import excluded
-from udfs.features.item_fold import encode_records, item_record
+from udfs.features.item_fold import encode_record
 from udfs.features.params import FeatureParams
 from udfs.features.runtime import FoldOptions, FoldRuntime
 from udfs.features.user_state import LATE, TYPE_INDEX, UserState
@@ -132,7 +132,7 @@ class FoldUserState(KeyedProcessFunction):
                 if records is not None:
                     excl = exclude and excluded(verdict, params.anomaly)
                     n_excluded += excl
-                    records.append(item_record(event, TYPE_INDEX[event["event_type"]], excl))
+                    records.append(encode_record(event, TYPE_INDEX[event["event_type"]], excl))
             else:
                 reason = (
                     f"late: event_time {event['event_time']} is more than {params.allowed_lateness_ms} ms "
@@ -170,4 +170,4 @@ class FoldUserState(KeyedProcessFunction):
             json.dumps(state.sequence.item_ids(), separators=(",", ":")),
         )
         if records:
-            yield ITEM_TAG, Row(encode_records(records))
+            yield ITEM_TAG, Row("\n".join(records))
