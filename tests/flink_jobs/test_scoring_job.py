@@ -36,6 +36,9 @@ def scored_run(tmp_path_factory, model_dir):
     cfg = load_config(overrides=[
         f"store.sqlite.path={tmp / 'store.sqlite'}", f"job.work_dir={tmp}", f"model.path={model_dir}",
         "model.cold_start_min_events=3", "model.batch_size=64", "model.provider=cpu",
+        # short micro-batches: users are scored several times even when the file is read within one default
+        # 200 ms window (a CI run read all 3,000 lines that fast, so no user had a previous embedding)
+        "job.micro_batch_ms=5",
     ])
     summary = run_local(cfg, path)
     return cfg, lines, summary
