@@ -37,6 +37,7 @@ from udfs.features.item_fold import encode_record
 from udfs.features.params import FeatureParams
 from udfs.features.runtime import FoldOptions, FoldRuntime
 from udfs.features.user_state import LATE, TYPE_INDEX, UserState
+from udfs.flink.metrics import SettableGauge
 from udfs.flink.types import DEAD_TAG, ITEM_TAG
 
 MAX_RAW_IN_DEAD_LETTER = 16 * 1024
@@ -92,8 +93,8 @@ class FoldUserState(KeyedProcessFunction):
         self.lag_ms = 0
         self.state_bytes_avg = 0.0
         self.batches_seen = 0
-        group.gauge("event_time_lag_ms", lambda: self.lag_ms)
-        group.gauge("state_bytes_per_user_avg", lambda: round(self.state_bytes_avg))
+        self.g_lag = SettableGauge(group, "event_time_lag_ms")  # pushed, see udfs/flink/metrics.py
+        self.g_state_bytes = SettableGauge(group, "state_bytes_per_user_avg")
         self.rt = FoldRuntime(self.options, self.params)  # loads embeddings, population, pseudonym key
         self.emit_items = self.options.emit_items
         # histograms/distributions exist only in process mode's metric group
@@ -157,10 +158,12 @@ class FoldUserState(KeyedProcessFunction):
         self.state.update(state)
         if state.last_ts is not None:
             self.lag_ms = int(time.time() * 1000) - state.last_ts
+            self.g_lag.set(self.lag_ms)
         self.batches_seen += 1
         if self.batches_seen % STATE_SIZE_EVERY == 1:
             size = len(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
             self.state_bytes_avg = size if self.batches_seen == 1 else self.state_bytes_avg + 0.1 * (size - self.state_bytes_avg)
+            self.g_state_bytes.set(self.state_bytes_avg)
         batch_start_ms = epoch_ms(row[3])
         yield Row(
             rt.user_key(key), state.last_ts, state.seq, applied, state.seq - state.late, batch_start_ms,

@@ -16,6 +16,7 @@ from pyflink.datastream import KeyedProcessFunction
 from pyflink.datastream.state import ValueStateDescriptor
 from pyflink.table.udf import ScalarFunction
 
+from udfs.flink.metrics import SettableGauge
 from udfs.inference import Scorer, cosine_distance
 
 
@@ -43,12 +44,11 @@ class ScoreUsers(ScalarFunction):
         self.m_rate = group.meter("inference_rows_per_s", time_span_in_seconds=10)
         self.m_batch = group.distribution("inference_batch_size")
         self.m_latency = group.distribution("inference_latency_us")
-        self.last_latency_us = 0
-        group.gauge("inference_last_latency_us", lambda: self.last_latency_us)
-        cuda = 1 if self.scorer.provider.startswith("CUDA") else 0
-        group.add_group("provider", self.scorer.provider).gauge("in_use", lambda: 1)
-        group.gauge("inference_on_gpu", lambda: cuda)
-        group.add_group("model_version", self.version).gauge("in_use", lambda: 1)
+        # pushed values, never Python gauge callbacks (see udfs/flink/metrics.py)
+        self.m_last_latency = SettableGauge(group, "inference_last_latency_us")
+        SettableGauge(group, "inference_on_gpu").set(1 if self.scorer.provider.startswith("CUDA") else 0)
+        SettableGauge(group.add_group("provider", self.scorer.provider), "in_use").set(1)
+        SettableGauge(group.add_group("model_version", self.version), "in_use").set(1)
 
     def eval(self, item_ids, n_applied, event_count, event_time):
         """item_ids: JSON lists of the users' last-N item ids (oldest first)."""
@@ -74,7 +74,7 @@ class ScoreUsers(ScalarFunction):
         ]
         n = len(out)
         dt_us = int((time.perf_counter() - t0) * 1e6)
-        self.last_latency_us = dt_us
+        self.m_last_latency.set(dt_us)
         self.m_rows.inc(n)
         self.m_batches.inc()
         self.m_rate.mark_event(n)

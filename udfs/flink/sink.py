@@ -19,6 +19,7 @@ from pyflink.datastream import MapFunction
 
 from recstream.store.base import DeadLetter, FeatureRow, ModelVersion, ScoreRow
 from recstream.store.factory import open_store_spec
+from udfs.flink.metrics import SettableGauge
 from udfs.flink.types import subtask_index
 
 STATS_EVERY_S = 1.0
@@ -78,10 +79,10 @@ class FeatureWriter(_StoreWriter):
         # averages of the store round trip and of micro-batch start → row stored
         self.write_ms_avg = 0.0
         self.batch_to_store_ms_avg = 0.0
-        group.gauge("users_updated", lambda: len(self.users))
-        # integer values: PyFlink drops float gauges (seen: they never reach the REST API)
-        group.gauge("store_write_us_avg", lambda: int(self.write_ms_avg * 1000))
-        group.gauge("batch_to_store_ms_avg", lambda: int(self.batch_to_store_ms_avg))
+        # pushed from this thread, never Python gauge callbacks (udfs/flink/metrics.py); integers
+        self.g_users = SettableGauge(group, "users_updated")
+        self.g_write_us = SettableGauge(group, "store_write_us_avg")
+        self.g_batch_to_store = SettableGauge(group, "batch_to_store_ms_avg")
 
     def map(self, row):
         # row: user_id, event_time, state_seq, n_applied, event_count, batch_start_ms, features, sequence,
@@ -110,6 +111,9 @@ class FeatureWriter(_StoreWriter):
         if row[5] and now_ms - self.stats["first_write_ms"] >= LATENCY_WARMUP_S * 1000:
             self.latencies_ms.append(now_ms - row[5])
         self.users.add(row[0])
+        self.g_users.set(len(self.users))
+        self.g_write_us.set(self.write_ms_avg * 1000)
+        self.g_batch_to_store.set(self.batch_to_store_ms_avg)
         self.stats["events_applied"] += row[3]
         self.stats["feature_rows"] += 1
         self.stats["users_updated"] = len(self.users)
