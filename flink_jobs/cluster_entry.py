@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import argparse
 import time
-import uuid
 from pathlib import Path
 
 from pyflink.datastream import MapFunction
 
-from recstream.config import load_config
 
 SLEEP_MIN_S = 0.005
 
@@ -58,24 +56,15 @@ def execute_paced_job(cfg, input_path: Path, run_id: str, rate: float, detached:
 
 
 def main(argv=None) -> None:
+    from flink_jobs.feature_job import add_job_arguments, run_job
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--input", required=True, type=Path, help="replay file or folder of one JSON event per line")
     ap.add_argument("--rate", type=float, default=1000.0, help="events per second over all readers")
-    ap.add_argument("--config", action="append", default=[], help="YAML config file (repeatable)")
-    ap.add_argument("--set", dest="overrides", action="append", default=[], help="override, e.g. job.parallelism=2")
-    ap.add_argument("--run-id", default=None)
-    ap.add_argument("--detached", action="store_true", help="submit and return without waiting")
-    args = ap.parse_args(argv)
+    args = add_job_arguments(ap).parse_args(argv)
     if args.rate <= 0:
         ap.error("--rate must be positive")
-    cfg = load_config(args.config, args.overrides)
-    run_id = args.run_id or uuid.uuid4().hex[:12]
-    if args.detached:
-        client = execute_paced_job(cfg, args.input, run_id, args.rate, detached=True)
-        print(f"run {run_id} submitted as job {client.get_job_id()}")
-        return
-    result = execute_paced_job(cfg, args.input, run_id, args.rate)
-    print(f"run {run_id} finished in {result.get_net_runtime()} ms")
+    run_job(args, lambda cfg, run_id, detached: execute_paced_job(cfg, args.input, run_id, args.rate, detached))
 
 
 if __name__ == "__main__":

@@ -27,6 +27,40 @@ from recstream.config import RecstreamConfig, load_config
 DISCARD = "org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink"
 
 
+def with_batch_time(builder, cfg: RecstreamConfig, bounded: bool):
+    """Add the ``batch_time`` column micro-batches are cut on to a table ``Schema`` builder: an
+    arrival-time rowtime with a watermark for bounded inputs (the final watermark flushes every
+    window at end of input), processing time for unbounded ones (a batch closes on time when the
+    source goes quiet)."""
+    if not bounded:
+        return builder.column_by_expression("batch_time", "PROCTIME()")
+    delay_s = cfg.job.arrival_watermark_delay_ms / 1000.0
+    return (builder.column_by_expression("batch_time", "CAST(CURRENT_TIMESTAMP AS TIMESTAMP_LTZ(3))")
+            .watermark("batch_time", f"batch_time - INTERVAL '{delay_s:.3f}' SECOND"))
+
+
+def add_job_arguments(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The arguments every job entry point takes (``recstream submit`` passes them)."""
+    ap.add_argument("--config", action="append", default=[], help="YAML config file (repeatable)")
+    ap.add_argument("--set", dest="overrides", action="append", default=[], help="override, e.g. job.parallelism=2")
+    ap.add_argument("--run-id", default=None, help="id of this run in the store's run_stats (default: random)")
+    ap.add_argument("--detached", action="store_true",
+                    help="submit and return without waiting (cluster: `flink run -d`, `recstream submit`)")
+    return ap
+
+
+def run_job(args, execute) -> None:
+    """Load the config, then ``execute(cfg, run_id, detached)``; print the job id or the runtime."""
+    cfg = load_config(args.config, args.overrides)
+    run_id = args.run_id or uuid.uuid4().hex[:12]
+    if args.detached:
+        client = execute(cfg, run_id, True)
+        print(f"run {run_id} submitted as job {client.get_job_id()}")
+        return
+    result = execute(cfg, run_id, False)
+    print(f"run {run_id} finished in {result.get_net_runtime()} ms")
+
+
 def register_raw_view(t_env, raw_stream, cfg: RecstreamConfig, bounded: bool) -> str:
     """Register ``raw_stream`` (DataStream of raw payload strings) as a view (f0, batch_time).
 
@@ -36,13 +70,7 @@ def register_raw_view(t_env, raw_stream, cfg: RecstreamConfig, bounded: bool) ->
     """
     from pyflink.table import DataTypes, Schema
 
-    builder = Schema.new_builder().column("f0", DataTypes.STRING())
-    if bounded:
-        delay_s = cfg.job.arrival_watermark_delay_ms / 1000.0
-        builder = (builder.column_by_expression("batch_time", "CAST(CURRENT_TIMESTAMP AS TIMESTAMP_LTZ(3))")
-                   .watermark("batch_time", f"batch_time - INTERVAL '{delay_s:.3f}' SECOND"))
-    else:
-        builder = builder.column_by_expression("batch_time", "PROCTIME()")
+    builder = with_batch_time(Schema.new_builder().column("f0", DataTypes.STRING()), cfg, bounded)
     view = f"raw_events_{id(raw_stream)}"
     t_env.create_temporary_view(view, t_env.from_data_stream(raw_stream, builder.build()))
     return view
@@ -195,20 +223,8 @@ def execute_file_job(cfg: RecstreamConfig, input_path: Path, run_id: str, detach
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--input", required=True, type=Path, help="file with one raw JSON event per line")
-    ap.add_argument("--config", action="append", default=[], help="YAML config file (repeatable)")
-    ap.add_argument("--set", dest="overrides", action="append", default=[], help="override, e.g. job.parallelism=2")
-    ap.add_argument("--run-id", default=None, help="id of this run in the store's run_stats (default: random)")
-    ap.add_argument("--detached", action="store_true",
-                    help="submit and return without waiting (cluster: `flink run -d`, `recstream submit`)")
-    args = ap.parse_args(argv)
-    cfg = load_config(args.config, args.overrides)
-    run_id = args.run_id or uuid.uuid4().hex[:12]
-    if args.detached:
-        client = execute_file_job(cfg, args.input, run_id, detached=True)
-        print(f"run {run_id} submitted as job {client.get_job_id()}")
-        return
-    result = execute_file_job(cfg, args.input, run_id)
-    print(f"run {run_id} finished in {result.get_net_runtime()} ms")
+    args = add_job_arguments(ap).parse_args(argv)
+    run_job(args, lambda cfg, run_id, detached: execute_file_job(cfg, args.input, run_id, detached))
 
 
 if __name__ == "__main__":

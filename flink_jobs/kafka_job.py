@@ -25,9 +25,8 @@ from __future__ import annotations
 
 import argparse
 import json
-import uuid
 
-from recstream.config import RecstreamConfig, load_config
+from recstream.config import RecstreamConfig
 
 EVENTS_TABLE = "kafka_events"
 
@@ -66,6 +65,8 @@ def register_kafka_view(t_env, cfg: RecstreamConfig) -> str:
     """Register the events topic as a view (f0, batch_time, origin) for the feature job."""
     from pyflink.table import DataTypes, Schema, TableDescriptor
 
+    from flink_jobs.feature_job import with_batch_time
+
     k = cfg.kafka
     bounded = k.stop_offsets is not None
     builder = (Schema.new_builder()
@@ -73,15 +74,12 @@ def register_kafka_view(t_env, cfg: RecstreamConfig) -> str:
                .column("value", DataTypes.STRING())
                .column_by_metadata("partition", DataTypes.INT(), "partition", True)
                .column_by_metadata("offset", DataTypes.BIGINT(), "offset", True))
-    if bounded:
-        delay_s = cfg.job.arrival_watermark_delay_ms / 1000.0
-        builder = (builder.column_by_expression("batch_time", "CAST(CURRENT_TIMESTAMP AS TIMESTAMP_LTZ(3))")
-                   .watermark("batch_time", f"batch_time - INTERVAL '{delay_s:.3f}' SECOND"))
-    else:
+    builder = with_batch_time(builder, cfg, bounded)
+    if not bounded:
         # COALESCE/TRY_CAST: a record without a numeric event_time must not fail the watermark
         # generator; it gets 0 (never advances the watermark) and is dead-lettered by the fold.
         delay_s = k.watermark_delay_ms / 1000.0
-        builder = (builder.column_by_expression("batch_time", "PROCTIME()")
+        builder = (builder
                    .column_by_expression(
                        "event_ts", "TO_TIMESTAMP_LTZ(COALESCE(TRY_CAST(JSON_VALUE(`value`, '$.event_time') "
                                    "AS BIGINT), 0), 3)")
@@ -164,22 +162,10 @@ def execute_kafka_job(cfg: RecstreamConfig, run_id: str, detached: bool = False)
 
 
 def main(argv=None) -> None:
+    from flink_jobs.feature_job import add_job_arguments, run_job
+
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", action="append", default=[], help="YAML config file (repeatable)")
-    ap.add_argument("--set", dest="overrides", action="append", default=[],
-                    help="override, e.g. kafka.bootstrap_servers=host:9092")
-    ap.add_argument("--run-id", default=None, help="id of this run in the store's run_stats (default: random)")
-    ap.add_argument("--detached", action="store_true",
-                    help="submit and return without waiting (cluster: `flink run -d`, `recstream submit`)")
-    args = ap.parse_args(argv)
-    cfg = load_config(args.config, args.overrides)
-    run_id = args.run_id or uuid.uuid4().hex[:12]
-    if args.detached:
-        client = execute_kafka_job(cfg, run_id, detached=True)
-        print(f"run {run_id} submitted as job {client.get_job_id()}")
-        return
-    result = execute_kafka_job(cfg, run_id)
-    print(f"run {run_id} finished in {result.get_net_runtime()} ms")
+    run_job(add_job_arguments(ap).parse_args(argv), execute_kafka_job)
 
 
 if __name__ == "__main__":

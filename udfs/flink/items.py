@@ -125,13 +125,9 @@ def attach_item_features(t_env, cfg, item_records, store, run_id: str, bounded: 
     items_cfg = cfg.features.items
     params = cfg.features.params()
     t_env.get_config().set("table.exec.resource.default-parallelism", str(parallelism))
-    builder = Schema.new_builder().column("recs", DataTypes.STRING())
-    if bounded:
-        delay_s = cfg.job.arrival_watermark_delay_ms / 1000.0
-        builder = (builder.column_by_expression("batch_time", "CAST(CURRENT_TIMESTAMP AS TIMESTAMP_LTZ(3))")
-                   .watermark("batch_time", f"batch_time - INTERVAL '{delay_s:.3f}' SECOND"))
-    else:
-        builder = builder.column_by_expression("batch_time", "PROCTIME()")
+    from flink_jobs.feature_job import with_batch_time
+
+    builder = with_batch_time(Schema.new_builder().column("recs", DataTypes.STRING()), cfg, bounded)
     view = f"item_records_{id(item_records)}"
     t_env.create_temporary_view(view, t_env.from_data_stream(item_records, builder.build()))
     t_env.create_temporary_view(f"{view}_flat", t_env.sql_query(
