@@ -11,9 +11,9 @@ Writes ``bench/results/inference.json`` (or ``--out``):
 - ``ratio_to_raw_ort`` = job / raw;
 - ``p50_latency_s`` / ``p99_latency_s``: from the start of an event's micro-batch window (its
   arrival at the latest) to its user's features + scores being written, with the full job fed
-  by a rate-limited generator (Flink datagen, 100k users, processing-time micro-batches as for a
-  live source) at half of the full job's measured maximum throughput on the same traffic; rows
-  written in the first 5 s of output (JVM/Python warm-up) are left out.
+  by Flink's datagen over ``--latency-users`` users (``bench/jobs.py``) at half of the full job's
+  maximum throughput measured on the same traffic; rows written in the first 5 s of output
+  (JVM/Python warm-up) are left out.
 """
 from __future__ import annotations
 
@@ -88,47 +88,6 @@ def job_stage(model_dir: Path, provider: str, seqs, batch: int, rows: int, work:
     return env.execute("bench-inference-stage").get_net_runtime() / 1000.0
 
 
-def latency_run(model_dir: Path, provider: str, batch: int, work: Path, rate: int, seconds: int,
-                n: int | None = None, users: int = 100_000) -> dict:
-    """Full job fed by Flink's datagen at ``rate`` events/s; latency percentiles from the writer."""
-    from flink_jobs.environment import create_environments
-    from flink_jobs.feature_job import build_feature_job
-    from recstream.config import load_config
-    from recstream.runner import read_progress
-    from recstream.store.sqlite import SqliteStore
-
-    store = work / f"latency-{rate}.sqlite"
-    cfg = load_config(overrides=[
-        f"store.sqlite.path={store}", f"model.path={model_dir}", "model.enabled=true", f"model.batch_size={batch}",
-        f"model.provider={provider}", "job.arrival_watermark_delay_ms=0", "model.max_wait_ms=50",
-        "model.cold_start_min_events=0",  # every row goes through the model
-    ])
-    SqliteStore(store).close()
-    env, t_env = create_environments(cfg)
-    n = n or rate * seconds
-    t_env.execute_sql(f"""
-        CREATE TEMPORARY TABLE gen (
-          seq BIGINT, u INT, i INT,
-          f0 AS CONCAT('{{"event_id":"g', CAST(seq AS STRING), '","user_id":"', CAST(u AS STRING),
-                       '","item_id":"', CAST(i AS STRING), '","event_type":"click","event_time":',
-                       CAST(1700000000000 + seq * 50 AS STRING), '}}'),
-          batch_time AS PROCTIME()
-        ) WITH (
-          'connector' = 'datagen', 'rows-per-second' = '{rate}', 'number-of-rows' = '{n}',
-          'fields.seq.kind' = 'sequence', 'fields.seq.start' = '1', 'fields.seq.end' = '{n}',
-          'fields.u.min' = '1', 'fields.u.max' = '{users}', 'fields.i.min' = '1', 'fields.i.max' = '1682')""")
-    # processing-time batches, as for a live (unbounded) source: a quiet source never holds a batch back
-    build_feature_job(env, t_env, cfg, None, "latency", source_parallelism=1, bounded=False, raw_view="gen")
-    net = env.execute("bench-latency").get_net_runtime() / 1000.0
-    p = SqliteStore(store, read_only=True)
-    stats = p.run_stats("latency")
-    p.close()
-    prog = read_progress(cfg.store, "latency")
-    return {"rate_events_per_s": rate, "events": n, "users": users, "events_applied": prog.get("events_applied"), "net_runtime_s": net,
-            "p50_latency_s": stats.get("latency_p50_ms.0", 0) / 1000, "p99_latency_s": stats.get("latency_p99_ms.0", 0) / 1000,
-            "max_latency_s": stats.get("latency_max_ms.0", 0) / 1000}
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model-dir", type=Path, required=True)
@@ -136,6 +95,7 @@ def main() -> None:
     ap.add_argument("--provider", default="auto", choices=["auto", "cpu", "cuda"])
     ap.add_argument("--rows", type=int, nargs=2, default=[20_000, 80_000], help="two stream lengths for the marginal rate")
     ap.add_argument("--latency-seconds", type=int, default=20)
+    ap.add_argument("--latency-users", type=int, default=10_000)
     ap.add_argument("--skip-latency", action="store_true")
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "inference.json")
     args = ap.parse_args()
@@ -154,18 +114,21 @@ def main() -> None:
         result.update(job_rows_per_s=round(job_rate), ratio_to_raw_ort=round(job_rate / raw["rows_per_s"], 3),
                       job_stage_runs={"rows": args.rows, "net_runtime_s": [t1, t2]})
         if not args.skip_latency:
-            # maximum throughput of the full job (features + scoring + store) on generated traffic
-            # spread over 100k users, so a micro-batch almost never holds two events of one user (every
-            # event costs a fold call, a model row and a store write: the worst case for coalescing);
-            # the latency run uses the same traffic at half that rate
-            g1 = latency_run(args.model_dir, args.provider, args.batch_size, work, 1_000_000, 0, n=10_000)
-            g2 = latency_run(args.model_dir, args.provider, args.batch_size, work, 1_000_000, 0, n=40_000)
-            max_rate = (g2["events"] - g1["events"]) / (g2["net_runtime_s"] - g1["net_runtime_s"])
-            print(f"full job with scoring, generated traffic: {max_rate:.0f} events/s", flush=True)
-            lat = latency_run(args.model_dir, args.provider, args.batch_size, work, max(int(max_rate / 2), 1),
-                              args.latency_seconds)
-            print(f"latency at {lat['rate_events_per_s']} events/s: p50 {lat['p50_latency_s']} s, "
-                  f"p99 {lat['p99_latency_s']} s", flush=True)
+            # maximum throughput of the full job (features + scoring + store) on generated traffic over
+            # --latency-users users (bounded, every event accounted for), then the same traffic at half
+            # that rate on processing-time batches, as for a live source (bench/jobs.py, as bench e2e)
+            from bench.jobs import gen_run, marginal_rate
+
+            model = [f"model.path={args.model_dir}", "model.enabled=true", f"model.batch_size={args.batch_size}",
+                     f"model.provider={args.provider}"]
+            u = args.latency_users
+            g1 = gen_run(work, "max-1", model, 10_000_000, 10_000, u, bounded=True)
+            g2 = gen_run(work, "max-2", model, 10_000_000, 30_000, u, bounded=True)
+            max_rate = marginal_rate(g1, g2)
+            print(f"full job with scoring, generated traffic over {u} users: {max_rate:.0f} events/s", flush=True)
+            rate = max(int(max_rate / 2), 1)
+            lat = gen_run(work, "lat-50", model, rate, rate * args.latency_seconds, u, bounded=False)
+            print(f"latency at {rate} events/s: p50 {lat['p50_latency_s']} s, p99 {lat['p99_latency_s']} s", flush=True)
             result.update(full_job_events_per_s=round(max_rate), full_job_runs=[g1, g2], latency=lat,
                           p50_latency_s=lat["p50_latency_s"], p99_latency_s=lat["p99_latency_s"])
     result.update(device=info["cpu"] if raw["provider"].startswith("CPU") else gpu_name(), machine=info,

@@ -179,8 +179,12 @@ def attach_scoring(t_env, cfg: RecstreamConfig, features):
     InterestModel.load(model_dir, providers=["CPUExecutionProvider"])  # fail fast, naming the bad file
     parallelism = model.parallelism or cfg.job.parallelism
     t_env.get_config().set("table.exec.resource.default-parallelism", str(parallelism))
+    # cold-start users get the item path's popular list (read from the store) when the item path runs
+    from recstream.store.factory import store_spec
+
+    popular = store_spec(cfg.store) if cfg.features.items.enabled else None
     score = udf(ScoreUsers(str(model_dir), model.provider, model.gpu_mem_limit_mb, model.cold_start_min_events,
-                           model.threads),
+                           model.threads, popular),
                 result_type=DataTypes.STRING(), func_type="pandas")
     table = t_env.from_data_stream(features)
     scored = table.select(*[col(f) for f in FEATURE_FIELDS],

@@ -75,7 +75,7 @@ class InterestModel:
 
     @classmethod
     def load(cls, directory: str | Path, providers: Sequence[str] | None = None,
-             model_file: str = MODEL_FILE, threads: int | None = None) -> "InterestModel":
+             model_file: str = MODEL_FILE, threads: int | None = None, spin: bool = False) -> "InterestModel":
         """Load and validate ``directory`` (``model.onnx``, ``model.json``, ``vocab.json``)."""
         d = Path(directory)
         if not d.is_dir():
@@ -99,6 +99,10 @@ class InterestModel:
         so.log_severity_level = 3
         if threads:
             so.intra_op_num_threads = threads
+        # onnxruntime's CPU thread pool spins between calls by default: inside a Flink job that
+        # burns the cores the JVM and the Python operators need (measured: bench/README.md)
+        so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
+        so.add_session_config_entry("session.inter_op.allow_spinning", "1" if spin else "0")
         try:
             sess = ort.InferenceSession(str(model_path), so, providers=list(providers or default_providers()))
         except Exception as e:  # noqa: BLE001 - onnxruntime raises several types

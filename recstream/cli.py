@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from recstream import cli_cassandra, cli_cluster, cli_features, cli_kafka, cli_serve
+from recstream import cli_bench, cli_cassandra, cli_cluster, cli_features, cli_kafka, cli_serve
 from recstream.config import ConfigError, load_config
 
 app = typer.Typer(help="Real-time recommender features and interest-model inference on Apache Flink.",
@@ -179,6 +179,7 @@ cli_cassandra.register(app)
 cli_serve.register(app)
 cli_cluster.register(app)
 cli_features.register(app)
+cli_bench.register(app)
 
 
 def main() -> None:  # pragma: no cover

@@ -86,6 +86,49 @@ class DecayedPopularity:
         return heapq.nlargest(k, self.counts.items(), key=lambda kv: (kv[1], kv[0]))
 
 
+class StorePopular:
+    """The cold-start list the item path keeps in the store (``popular_items``, scope ``global``),
+    re-read at most every ``refresh_s`` seconds; ``[]`` until the item path has written one.
+    Opened lazily in the worker from a picklable store spec (``store_spec``)."""
+
+    def __init__(self, store_spec: dict | str, scope: str = "global", refresh_s: float = 5.0) -> None:
+        self.store_spec = store_spec
+        self.scope = scope
+        self.refresh_s = refresh_s
+        self._store = None
+        self._items: list[tuple[str, float]] = []
+        self._read_at = float("-inf")
+
+    def __getstate__(self):
+        return {"store_spec": self.store_spec, "scope": self.scope, "refresh_s": self.refresh_s}
+
+    def __setstate__(self, d):
+        self.__init__(d["store_spec"], d["scope"], d["refresh_s"])
+
+    def __call__(self) -> list[tuple[str, float]]:
+        import time
+
+        now = time.monotonic()
+        if now - self._read_at >= self.refresh_s:
+            self._read_at = now
+            try:
+                if self._store is None:
+                    from recstream.store.factory import open_store_spec
+
+                    self._store = open_store_spec(self.store_spec, read_only=True)
+                row = self._store.get_popular_items(self.scope)
+            except Exception:  # noqa: BLE001 - a store hiccup keeps the last list (or the fallback)
+                row = None
+            if row:
+                self._items = list(zip(row["items"], row["scores"]))
+        return self._items
+
+    def close(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+
 def cosine_distance(a, b) -> float | None:
     if a is None or b is None:
         return None
@@ -107,9 +150,13 @@ class Score:
 class Scorer:
     """Wraps an :class:`model_export.runtime.InterestModel` for batches of users."""
 
-    def __init__(self, model, cold_start_min_events: int = 3, popularity_half_life_ms: int = 86_400_000) -> None:
+    def __init__(self, model, cold_start_min_events: int = 3, popularity_half_life_ms: int = 86_400_000,
+                 popular_source=None) -> None:
         self.model = model
         self.cold_start_min_events = cold_start_min_events
+        # the item path's popular list (``StorePopular``) when the job has one; this scorer's own
+        # decayed counts are the fallback until that list exists
+        self.popular_source = popular_source
         self.popularity = DecayedPopularity(popularity_half_life_ms)
         for rank, item in enumerate(model.popular_item_ids):  # prior until live counts exist
             self.popularity.counts[item] = 1e-6 * (len(model.popular_item_ids) - rank)
@@ -145,8 +192,11 @@ class Scorer:
                 out[i] = Score(emb[j].tolist(), [str(x) for x in items[j]], scores[j].tolist(), False)
         cold = [i for i in range(len(sequences)) if out[i] is None]
         if cold:
-            top = self.popularity.top(k)
-            items, pops = [t[0] for t in top], [float(t[1]) for t in top]
+            top = list(self.popular_source()[:k]) if self.popular_source is not None else []
+            if len(top) < k:  # no list yet, or a short one: this scorer's own counts fill it up
+                have = {t[0] for t in top}
+                top += [t for t in self.popularity.top(k + len(top)) if t[0] not in have][:k - len(top)]
+            items, pops = [str(t[0]) for t in top], [float(t[1]) for t in top]
             for i in cold:
                 out[i] = Score([0.0] * m.dim, items, pops, True)
         return out

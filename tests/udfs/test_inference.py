@@ -44,3 +44,38 @@ def test_scorer_cold_and_warm_users():
     # back-to-back repeats are dropped before the model, as in training
     again = scorer.score([["i00001", "i00001", "i00002", "i00003", "i00003"]], [5])[0]
     np.testing.assert_allclose(again.embedding, emb[0], atol=1e-6)
+
+
+def test_cold_start_users_get_the_item_paths_popular_list_from_the_store(tmp_path):
+    import pickle
+
+    from recstream.config import load_config
+    from recstream.store.base import PopularItems
+    from recstream.store.sqlite import SqliteStore
+    from udfs.inference import StorePopular
+
+    path = tmp_path / "s.sqlite"
+    SqliteStore(path).close()
+    source = pickle.loads(pickle.dumps(StorePopular(str(path), refresh_s=0)))  # shipped to workers as a spec
+    scorer = Scorer.load(load_config().model.path, "cpu", cold_start_min_events=3, popular_source=source)
+    scorer.observe_items(["i00005"], 2)
+    # no list written yet: the scorer's own decayed counts
+    assert scorer.score([["i00001"]], [1])[0].items[0] == "i00005"
+    with SqliteStore(path) as store:
+        store.set_popular_items([PopularItems("global", 10, ["i00042", "i00007"], [3.5, 1.25])])
+    cold, warm = scorer.score([["i00001"], ["i00001", "i00002", "i00003"]], [1, 3])
+    assert cold.cold_start and cold.items[:2] == ["i00042", "i00007"] and cold.scores[:2] == [3.5, 1.25]
+    assert len(cold.items) == scorer.model.top_k  # filled up from the scorer's own counts
+    assert not warm.cold_start and len(warm.items) == scorer.model.top_k
+    source.close()
+
+
+def test_a_short_popular_list_is_filled_up_from_the_scorers_own_counts():
+    from recstream.config import load_config
+
+    scorer = Scorer.load(load_config().model.path, "cpu", cold_start_min_events=3,
+                         popular_source=lambda: [("i00042", 9.0)])
+    scorer.observe_items(["i00005", "i00042"], 2)
+    cold = scorer.score([[]], [0])[0]
+    assert cold.items[:2] == ["i00042", "i00005"] and len(cold.items) == scorer.model.top_k
+    assert len(set(cold.items)) == len(cold.items)

@@ -60,3 +60,39 @@ def test_batch_fold_splits_valid_late_and_dead():
     assert set(states) == {"u", "v"} and len(late) == 1 and len(dead) == 1 and "malformed" in dead[0][1]
     states2, late2 = fold_events([ev(1), ev(2)], P)
     assert states2["u"].seq == 2 and not late2
+
+
+def test_last_n_compact_pickle_round_trips_and_reads_the_old_form():
+    import pickle
+
+    from udfs.features.sequence import LastN
+
+    seq = LastN(5)
+    for ts, item, t in [(1_700_000_000_000, "a", 0), (1_700_000_000_500, "b\u00e9", 2), (1_700_000_000_500, "a", 1),
+                        (1_700_000_000_000 + 90 * 86_400_000, "c", 3)]:  # a gap over 2**32 ms
+        seq.add(ts, item, t)
+    back = pickle.loads(pickle.dumps(seq, protocol=pickle.HIGHEST_PROTOCOL))
+    assert (back.n, back.times, back.items) == (seq.n, seq.times, seq.items)
+    nul = LastN(3)
+    nul.add(5, "x\x00y", 1)
+    nul.add(7, "z", 0)
+    back = pickle.loads(pickle.dumps(nul))
+    assert back.items == [("x\x00y", 1), ("z", 0)] and back.times == [5, 7]
+    empty = pickle.loads(pickle.dumps(LastN(4)))
+    assert (empty.n, empty.times, empty.items) == (4, [], [])
+    old = LastN.__new__(LastN)
+    old.__setstate__((None, {"n": 2, "times": [1, 2], "items": [("p", 0), ("q", 1)]}))
+    assert old.times == [1, 2] and old.items == [("p", 0), ("q", 1)] and old.item_ids() == ["p", "q"]
+
+
+def test_last_n_pickles_smaller_than_plain_lists():
+    import pickle
+
+    from udfs.features.sequence import LastN
+
+    seq = LastN(50)
+    for k in range(60):
+        seq.add(1_700_000_000_000 + k * 37_000, str(100 + k), k % 4)
+    plain = pickle.dumps((seq.n, seq.times, seq.items), protocol=pickle.HIGHEST_PROTOCOL)
+    compact = pickle.dumps(seq, protocol=pickle.HIGHEST_PROTOCOL)
+    assert len(compact) < 0.7 * len(plain)

@@ -1,0 +1,193 @@
+"""End-to-end benchmark: throughput, latency and state per user, side by side in one run.
+
+    recstream bench e2e [--model-dir DIR] [--parallelism 2] [--latency-users 10000]
+    (or python bench/e2e_bench.py ...)
+
+Throughput, on the MovieLens 100K replay (marginal rate between a 1x and a 3x replay on the
+job's net runtime, so JVM/Python start-up cancel), local mini-cluster, SQLite store (the
+embedded default), all default features (per-user, interactions, anomaly, item path):
+
+- ``features_events_per_s``: the feature job with its store writes, model off;
+- ``events_per_s``: the same plus micro-batched, coalesced ONNX inference and the score rows
+  (the end-to-end figure of issue #9);
+- ``plain_python_events_per_s``: the same work in one plain Python process
+  (``bench/plain_pipeline.py``: same feature code, same model and batch size, same store);
+- ``raw_ort_rows_per_s``: the model alone on the users' final sequences at ``model.batch_size``.
+
+Latency: the full job fed by Flink's datagen over ``--latency-users`` distinct users; its maximum
+throughput on that traffic first (bounded, arrival-time batches), then processing-time batches
+(as for a live source) at 25%, 50% and 90% of it, p50/p99 from the start of an event's
+micro-batch window (its arrival at the latest) to its user's row being stored. Rows stored in
+the first 5 s are left out (JVM/Python warm-up).
+
+State: ``UserState`` pickled as the job stores it, median over the ML-100K users at N=50,
+with the bytes per part (``bench/state_size.py``).
+
+Writes ``bench/results/e2e.json`` (overwritten by each run) and the plots beside it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.jobs import gen_run, marginal_rate, ml_run  # noqa: E402
+from bench.machine import machine_info  # noqa: E402
+
+ML = REPO.parent / "shared/data/ml-100k"
+RESULTS = REPO / "bench" / "results"
+
+
+def ensure_model(model_dir: Path | None, ml_path: Path, work: Path, log=print) -> Path:
+    """The model the benchmark scores with: ``model_dir``, or a SASRec trained here for 4 epochs on
+    ML-100K (N=50, D=50, K=20; a few minutes, needs the ``train`` extra). Throughput depends on the
+    model's shape, not on how well it is trained."""
+    if model_dir is not None:
+        return model_dir
+    ckpt, out = work / "ckpt", work / "model"
+    log("training a small ML-100K model for the benchmark (4 epochs)")
+    subprocess.run([sys.executable, "-m", "recstream", "train", "--data", "ml-100k", "--path", str(ml_path),
+                    "--max-len", "50", "--epochs", "4", "--eval-every", "4", "--out", str(ckpt)], check=True,
+                   stdout=subprocess.DEVNULL)
+    subprocess.run([sys.executable, "-m", "recstream", "export", "--checkpoint", str(ckpt), "--out", str(out),
+                    "--top-k", "20"], check=True, stdout=subprocess.DEVNULL)
+    return out
+
+
+def raw_ort(model_dir: Path, seqs: list[list[str]], batch: int, rows: int = 40_000) -> dict:
+    import numpy as np
+
+    from udfs.inference import Scorer
+
+    m = Scorer.load(model_dir, "auto").model
+    enc = m.encode_sequences(seqs)
+    x = np.tile(enc, (-(-rows // len(enc)), 1))[:rows]
+    m.run(x[:batch])
+    t0 = time.perf_counter()
+    for i in range(0, rows, batch):
+        m.run(x[i:i + batch])
+    dt = time.perf_counter() - t0
+    return {"rows_per_s": rows / dt, "batch_size": batch, "provider": m.providers[0], "dim": m.dim,
+            "max_len": m.max_len, "n_items": m.n_items, "top_k": m.top_k}
+
+
+def main(argv=None) -> dict:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--ml-path", type=Path, default=ML)
+    ap.add_argument("--model-dir", type=Path, default=None, help="exported model (default: train a small one)")
+    ap.add_argument("--parallelism", type=int, default=2)
+    ap.add_argument("--latency-users", type=int, default=10_000)
+    ap.add_argument("--latency-seconds", type=int, default=20)
+    ap.add_argument("--skip-latency", action="store_true")
+    ap.add_argument("--out", type=Path, default=RESULTS / "e2e.json")
+    args = ap.parse_args(argv)
+    if not (args.ml_path / "u.data").exists():
+        ap.error(f"{args.ml_path}: MovieLens 100K not found (u.data); pass --ml-path")
+    info = machine_info()
+    from recstream.config import load_config
+    from recstream.replay import write_replay_file
+
+    from bench.plain_pipeline import run_plain
+    from bench.state_size import state_sizes
+
+    with tempfile.TemporaryDirectory(prefix="recstream-e2e-") as tmp:
+        work = Path(tmp)
+        model_dir = ensure_model(args.model_dir, args.ml_path, work)
+        model = [f"model.path={model_dir}", "model.enabled=true"]
+        ml = ["source.kind=movielens", f"source.movielens.path={args.ml_path}"]
+        cfg = load_config(overrides=[*ml, *model, f"store.sqlite.path={work / 'plain.sqlite'}"])
+        replay = work / "ml100k.jsonl"
+        write_replay_file(cfg, replay)
+        lines = replay.read_text().splitlines()
+
+        plain = run_plain(cfg, lines)
+        print(f"plain python (features + inference + store): {plain['events_per_s']:.0f} events/s", flush=True)
+        plain_feat = run_plain(load_config(overrides=[*ml, "model.enabled=false",
+                                                      f"store.sqlite.path={work / 'plain-f.sqlite'}"]), lines)
+        print(f"plain python (features + store): {plain_feat['events_per_s']:.0f} events/s", flush=True)
+        state = state_sizes(cfg, lines)
+        print(f"state per user (N={state['sequence_length']}): median {state['bytes_median']} B", flush=True)
+
+        from udfs.features.batch import fold_raw
+
+        states, _, _ = fold_raw(lines, cfg.features.params())
+        raw = raw_ort(model_dir, [s.sequence.item_ids() for s in states.values()], cfg.model.batch_size)
+        print(f"raw onnxruntime: {raw['rows_per_s']:.0f} rows/s at batch {raw['batch_size']}", flush=True)
+
+        # warm-up job (JIT, page cache), not counted
+        ml_run(work, args.ml_path, 1, args.parallelism, ["model.enabled=false"], "warm")
+        stages = {"features": ["model.enabled=false"], "features+inference": model}
+        runs, rates = [], {}
+        for name, over in stages.items():
+            r1 = ml_run(work, args.ml_path, 1, args.parallelism, over, name)
+            r3 = ml_run(work, args.ml_path, 3, args.parallelism, over, name)
+            runs += [r1, r3]
+            rates[name] = marginal_rate(r1, r3)
+            print(f"job {name}: {rates[name]:.0f} events/s ({r1['net_runtime_s']:.1f} s / {r3['net_runtime_s']:.1f} s)",
+                  flush=True)
+
+        latency = {}
+        if not args.skip_latency:
+            gen_model = [*model, "model.max_wait_ms=50"]
+            u = args.latency_users
+            g1 = gen_run(work, "max-1", gen_model, 10_000_000, 10_000, u, bounded=True, parallelism=args.parallelism)
+            g2 = gen_run(work, "max-2", gen_model, 10_000_000, 30_000, u, bounded=True, parallelism=args.parallelism)
+            max_rate = marginal_rate(g1, g2)
+            print(f"generated traffic over {u} users, max throughput {max_rate:.0f} events/s", flush=True)
+            levels = []
+            for frac in (0.25, 0.5, 0.9):
+                rate = max(1, int(max_rate * frac))
+                lat = gen_run(work, f"lat-{int(frac * 100)}", gen_model, rate, rate * args.latency_seconds, u,
+                              bounded=False, parallelism=args.parallelism)
+                lat["fraction_of_max"] = frac
+                levels.append(lat)
+                print(f"  {int(frac * 100)}% ({rate}/s): p50 {lat['p50_latency_s']} s, p99 {lat['p99_latency_s']} s",
+                      flush=True)
+            latency = {"users": u, "max_events_per_s": round(max_rate), "max_runs": [g1, g2], "levels": levels}
+
+    e2e = rates["features+inference"]
+    result = {
+        "benchmark": "e2e",
+        "dataset": "ml-100k replay (1x and 3x, time-shifted); latency: datagen",
+        "events_per_s": round(e2e),
+        "events_per_s_scope": "all default features + coalesced ONNX inference + SQLite store",
+        "features_events_per_s": round(rates["features"]),
+        "plain_python_events_per_s": round(plain["events_per_s"]),
+        "ratio_to_plain_python": round(e2e / plain["events_per_s"], 3),
+        "plain_python_features_events_per_s": round(plain_feat["events_per_s"]),
+        "raw_ort_rows_per_s": round(raw["rows_per_s"]),
+        "raw_ort": raw,
+        "target_events_per_s": 20_000,
+        "parallelism": args.parallelism,
+        "p50_latency_s": None, "p99_latency_s": None,
+        "state_bytes_per_user": state["bytes_median"],
+        "state": state,
+        "plain_python": {"with_inference": plain, "features_only": plain_feat},
+        "runs": runs,
+        "method": "marginal rate between 1x and 3x replays on job net runtime (excludes JVM/Python start-up)",
+        "machine": info,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    if latency:
+        half = next(lv for lv in latency["levels"] if lv["fraction_of_max"] == 0.5)
+        result.update(p50_latency_s=half["p50_latency_s"], p99_latency_s=half["p99_latency_s"], latency=latency)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    from bench.report import plot_e2e
+
+    plot_e2e(result, args.out.parent)
+    print(json.dumps({k: result[k] for k in ("events_per_s", "features_events_per_s", "plain_python_events_per_s",
+                                              "ratio_to_plain_python", "p50_latency_s", "p99_latency_s",
+                                              "state_bytes_per_user")}))
+    return result
+
+
+if __name__ == "__main__":
+    main()

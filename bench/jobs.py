@@ -1,0 +1,149 @@
+"""Job runs shared by the benchmarks: the ML-100K replay through ``run_local``, and the full
+job fed by Flink's datagen connector (any number of distinct users, any rate), with the
+JVM's peak resident memory sampled while it runs.
+
+Every run checks that each generated event is accounted for (applied, dead-lettered or late)
+before its figures are used.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+from recstream.config import load_config
+
+
+def ml_run(work: Path, ml_path: Path, repeat: int, parallelism: int, overrides: list[str], tag: str) -> dict:
+    """The ML-100K replay (``repeat`` times, time-shifted) through the job on the local mini-cluster."""
+    from recstream.runner import run_local
+
+    tag = f"{tag}-r{repeat}-p{parallelism}"
+    cfg = load_config(overrides=[
+        "source.kind=movielens", f"source.movielens.path={ml_path}", f"source.movielens.repeat={repeat}",
+        f"store.sqlite.path={work / f'store-{tag}.sqlite'}", f"job.work_dir={work / tag}",
+        f"job.parallelism={parallelism}", *overrides,
+    ])
+    summary = run_local(cfg)
+    if summary.accounted != summary.events_in:
+        raise RuntimeError(f"{tag}: {summary.events_in} events in, {summary.accounted} accounted for")
+    return {"tag": tag, "repeat": repeat, "parallelism": parallelism, "events": summary.events_in,
+            "net_runtime_s": summary.job_net_runtime_s, "wall_s": round(summary.wall_s, 2),
+            "feature_rows": summary.feature_rows,
+            "events_per_feature_row": round(summary.events_in / max(summary.feature_rows, 1), 2)}
+
+
+def marginal_rate(small: dict, large: dict) -> float:
+    """Events/s between two runs of different length (start-up and the last batch delay cancel)."""
+    return (large["events"] - small["events"]) / (large["net_runtime_s"] - small["net_runtime_s"])
+
+
+class PeakRss:
+    """Samples the resident memory of this process's Flink JVM (the local mini-cluster: JobManager,
+    TaskManager and, in thread mode, the Python operators) and of Python UDF worker processes."""
+
+    def __init__(self, every_s: float = 0.5) -> None:
+        self.every_s = every_s
+        self.jvm_peak = 0
+        self.py_workers_peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    @staticmethod
+    def _procs():
+        me = os.getpid()
+        out = []
+        for pid in os.listdir("/proc"):
+            if not pid.isdigit():
+                continue
+            try:
+                with open(f"/proc/{pid}/stat") as fh:
+                    stat = fh.read()
+                ppid = int(stat.rsplit(")", 1)[1].split()[1])
+                with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                    cmd = fh.read().replace(b"\0", b" ").decode(errors="replace")
+                with open(f"/proc/{pid}/statm") as fh:
+                    rss = int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            except (OSError, ValueError, IndexError):
+                continue
+            out.append((int(pid), ppid, cmd, rss))
+        return me, out
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            me, procs = self._procs()
+            jvms = {p for p, pp, cmd, _ in procs if pp == me and "java" in cmd}
+            self.jvm_peak = max([self.jvm_peak] + [r for p, _, _, r in procs if p in jvms])
+            # process-mode Python workers (pandas UDFs) hang off the JVM via a shell script
+            kids = {p for p, pp, _, _ in procs if pp in jvms}
+            workers = [r for p, pp, cmd, r in procs if (pp in jvms or pp in kids) and "beam_boot" in cmd]
+            self.py_workers_peak = max([self.py_workers_peak, sum(workers)])
+            self._stop.wait(self.every_s)
+
+
+def gen_run(work: Path, tag: str, overrides: list[str], rate: int, events: int, users: int,
+            bounded: bool, parallelism: int = 2) -> dict:
+    """The full job on ``events`` generated events over ``users`` distinct users at ``rate`` events/s.
+
+    ``bounded``: micro-batches on an arrival-time rowtime with a watermark, so the end of input
+    flushes every window (throughput runs); otherwise on processing time as for a live source
+    (latency runs; the windows still open when a bounded generator ends are not flushed, so only
+    the rows written are counted there)."""
+    from flink_jobs.environment import create_environments
+    from flink_jobs.feature_job import build_feature_job
+    from recstream.runner import read_progress
+    from recstream.store.sqlite import SqliteStore
+
+    store = work / f"{tag}.sqlite"
+    cfg = load_config(overrides=[
+        f"store.sqlite.path={store}", f"job.work_dir={work / tag}", f"job.parallelism={parallelism}",
+        "job.arrival_watermark_delay_ms=0", *overrides])
+    SqliteStore(store).close()
+    env, t_env = create_environments(cfg)
+    if bounded:
+        batch_time = ("batch_time AS CAST(CURRENT_TIMESTAMP AS TIMESTAMP_LTZ(3)), "
+                      "WATERMARK FOR batch_time AS batch_time")
+    else:
+        batch_time = "batch_time AS PROCTIME()"
+    # event types: 1 in 20 a purchase, 1 in 4 a click, the rest views; event time 10 ms apart
+    t_env.execute_sql(f"""
+        CREATE TEMPORARY TABLE gen (
+          seq BIGINT, u INT, i INT,
+          f0 AS CONCAT('{{"event_id":"g', CAST(seq AS STRING), '","user_id":"u', CAST(u AS STRING),
+                       '","item_id":"', CAST(i AS STRING), '","event_type":"',
+                       CASE WHEN MOD(seq, 20) = 0 THEN 'purchase' WHEN MOD(seq, 4) = 0 THEN 'click' ELSE 'view' END,
+                       '","event_time":', CAST(1700000000000 + seq * 10 AS STRING), '}}'),
+          {batch_time}
+        ) WITH (
+          'connector' = 'datagen', 'rows-per-second' = '{rate}', 'number-of-rows' = '{events}',
+          'fields.seq.kind' = 'sequence', 'fields.seq.start' = '1', 'fields.seq.end' = '{events}',
+          'fields.u.min' = '1', 'fields.u.max' = '{users}', 'fields.i.min' = '1', 'fields.i.max' = '1682')""")
+    build_feature_job(env, t_env, cfg, None, tag, source_parallelism=1, bounded=bounded, raw_view="gen")
+    t0 = time.perf_counter()
+    with PeakRss() as rss:
+        net = env.execute(f"bench-{tag}").get_net_runtime() / 1000.0
+    wall = time.perf_counter() - t0
+    reader = SqliteStore(store, read_only=True)
+    stats = reader.run_stats(tag)
+    reader.close()
+    prog = read_progress(cfg.store, tag)
+    accounted = prog.get("events_applied", 0) + prog.get("dead_parse", 0) + prog.get("dead_late", 0)
+    if bounded and accounted != events:
+        raise RuntimeError(f"{tag}: {events} events generated, {accounted} accounted for")
+    return {
+        "tag": tag, "rate_events_per_s": rate, "events": events, "users": users, "bounded": bounded,
+        "parallelism": parallelism, "events_applied": prog.get("events_applied"),
+        "feature_rows": prog.get("feature_rows"), "net_runtime_s": net, "wall_s": round(wall, 2),
+        "p50_latency_s": stats.get("latency_p50_ms.0", 0) / 1000, "p99_latency_s": stats.get("latency_p99_ms.0", 0) / 1000,
+        "max_latency_s": stats.get("latency_max_ms.0", 0) / 1000,
+        "jvm_peak_rss_mib": round(rss.jvm_peak / 2**20), "python_workers_peak_rss_mib": round(rss.py_workers_peak / 2**20),
+    }

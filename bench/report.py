@@ -1,0 +1,191 @@
+"""Plots (PNG, matplotlib) and the results table of ``bench/README.md`` from ``bench/results/*.json``.
+
+    recstream bench report      (or python bench/report.py)
+
+The table sits between ``<!-- results:begin -->`` and ``<!-- results:end -->`` in the README
+and is rewritten from the JSON files, so it never drifts from them.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results"
+README = REPO / "bench" / "README.md"
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+
+
+def _plt():
+    try:
+        import matplotlib
+    except ImportError:
+        raise SystemExit("plots need matplotlib: pip install -e '.[bench]'") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _load(name: str) -> dict | None:
+    p = RESULTS / f"{name}.json"
+    return json.loads(p.read_text()) if p.exists() else None
+
+
+def plot_e2e(r: dict, out_dir: Path = RESULTS) -> list[Path]:
+    plt = _plt()
+    paths = []
+    fig, ax = plt.subplots(figsize=(7, 3.6))
+    bars = [("Flink job: features + store", r["features_events_per_s"]),
+            ("Flink job: + inference (e2e)", r["events_per_s"]),
+            ("plain Python: features + store", r.get("plain_python_features_events_per_s")),
+            ("plain Python: + inference", r["plain_python_events_per_s"])]
+    bars = [(k, v) for k, v in bars if v]
+    ax.barh([k for k, _ in bars], [v for _, v in bars], color=["#4c72b0", "#4c72b0", "#999999", "#999999"][:len(bars)])
+    ax.axvline(r.get("target_events_per_s", 20_000), color="#c44e52", ls="--", label="target")
+    for i, (_, v) in enumerate(bars):
+        ax.text(v, i, f" {v:,}", va="center", fontsize=8)
+    ax.set_xlabel("events/s (ML-100K replay)")
+    ax.invert_yaxis()
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title(f"throughput, parallelism {r['parallelism']}, {r['machine']['cores']} cores", fontsize=9)
+    fig.tight_layout()
+    paths.append(out_dir / "e2e_throughput.png")
+    fig.savefig(paths[-1], dpi=110)
+    plt.close(fig)
+    lat = r.get("latency")
+    if lat:
+        fig, ax = plt.subplots(figsize=(6, 3.4))
+        lv = lat["levels"]
+        x = [v["rate_events_per_s"] for v in lv]
+        ax.plot(x, [v["p50_latency_s"] for v in lv], "o-", label="p50")
+        ax.plot(x, [v["p99_latency_s"] for v in lv], "s-", label="p99")
+        ax.axhline(1.0, color="#c44e52", ls="--", label="p99 target")
+        for v in lv:
+            ax.annotate(f"{int(v['fraction_of_max'] * 100)}%", (v["rate_events_per_s"], v["p99_latency_s"]),
+                        textcoords="offset points", xytext=(0, 6), fontsize=8, ha="center")
+        ax.set_xlabel(f"events/s ({lat['users']:,} users; max {lat['max_events_per_s']:,}/s)")
+        ax.set_ylabel("event → stored row (s)")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        paths.append(out_dir / "e2e_latency.png")
+        fig.savefig(paths[-1], dpi=110)
+        plt.close(fig)
+    return paths
+
+
+def plot_scale(r: dict, out_dir: Path = RESULTS) -> list[Path]:
+    plt = _plt()
+    fig, axes = plt.subplots(1, 3, figsize=(11, 3.4))
+    users = r["by_users"]
+    xs = [u["users"] for u in users]
+    axes[0].plot(xs, [u["events_per_s"] for u in users], "o-")
+    axes[0].set_xscale("log")
+    axes[0].set_xlabel("distinct users")
+    axes[0].set_ylabel("events/s")
+    axes[0].set_title("throughput vs users (N=50)", fontsize=9)
+    axes[1].plot(xs, [u["jvm_peak_rss_mib"] for u in users], "o-", label="JVM (JM+TM+Python, thread mode)")
+    axes[1].plot(xs, [u["python_workers_peak_rss_mib"] for u in users], "s-", label="Python UDF workers")
+    axes[1].set_xscale("log")
+    axes[1].set_xlabel("distinct users")
+    axes[1].set_ylabel("peak RSS (MiB)")
+    axes[1].legend(fontsize=7)
+    axes[1].set_title("memory vs users", fontsize=9)
+    ns = r["by_sequence_length"]
+    axes[2].bar([str(n["sequence_length"]) for n in ns], [n["state_bytes_median_full_sequence"] or 0 for n in ns])
+    axes[2].axhline(4096, color="#c44e52", ls="--")
+    axes[2].set_xlabel("sequence length N")
+    axes[2].set_ylabel("bytes per user (median, full sequence)")
+    axes[2].set_title("state per user vs N", fontsize=9)
+    fig.tight_layout()
+    path = out_dir / "scale.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return [path]
+
+
+def plot_model(r: dict, out_dir: Path = RESULTS) -> list[Path]:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    for name, rows in r["by_variant"].items():
+        ax.plot([x["batch_size"] for x in rows], [x["rows_per_s"] for x in rows], "o-", label=name)
+    ax.set_xscale("log")
+    ax.set_xlabel("batch size")
+    ax.set_ylabel("rows/s")
+    ax.set_title(f"inference on {r['provider']} ({r['device']})", fontsize=9)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    path = out_dir / "model_speed.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return [path]
+
+
+def table() -> str:
+    rows = ["| measure | result | target | file |", "|---|---|---|---|"]
+    e = _load("e2e")
+    if e:
+        rows.append(f"| end to end (features + inference + SQLite store), ML-100K replay, p={e['parallelism']} | "
+                    f"{e['events_per_s']:,} events/s | ≥ 20,000 | e2e.json |")
+        rows.append(f"| features + store only | {e['features_events_per_s']:,} events/s | | e2e.json |")
+        rows.append(f"| plain single-process Python, same work | {e['plain_python_events_per_s']:,} events/s "
+                    f"(job / plain = {e['ratio_to_plain_python']}) | job ≥ 0.5 × plain | e2e.json |")
+        if e.get("latency"):
+            lat = e["latency"]
+            for lv in lat["levels"]:
+                rows.append(f"| latency at {int(lv['fraction_of_max'] * 100)}% of max ({lv['rate_events_per_s']:,}/s, "
+                            f"{lat['users']:,} users) | p50 {lv['p50_latency_s']} s, p99 {lv['p99_latency_s']} s | "
+                            f"{'p99 < 1 s' if lv['fraction_of_max'] == 0.5 else ''} | e2e.json |")
+        s = e["state"]
+        rows.append(f"| state per user, N={s['sequence_length']} (ML-100K) | median {s['bytes_median']:,} B, "
+                    f"full sequence {s['bytes_median_full_sequence']:,} B, p99 {s['bytes_p99']:,} B | < 4 KB | e2e.json |")
+    inf = _load("inference")
+    if inf:
+        rows.append(f"| inference in the job vs raw onnxruntime, batch {inf['batch_size']} | "
+                    f"{inf['job_rows_per_s']:,} vs {inf['raw_ort_rows_per_s']:,} rows/s "
+                    f"(ratio {inf['ratio_to_raw_ort']}) | ≥ 0.8 | inference.json |")
+    sc = _load("scale")
+    if sc:
+        for u in sc["by_users"]:
+            rows.append(f"| {u['users']:,} users, N=50 ({u['events']:,} events) | {u['events_per_s']:,} events/s, "
+                        f"JVM peak {u['jvm_peak_rss_mib']:,} MiB | | scale.json |")
+    ms = _load("model_speed")
+    if ms:
+        for name, rs in ms["by_variant"].items():
+            best = max(rs, key=lambda x: x["rows_per_s"])
+            rows.append(f"| model {name} on {ms['provider']}: best batch {best['batch_size']} | "
+                        f"{best['rows_per_s']:,} rows/s | | model_speed.json |")
+    k = _load("kafka")
+    if k:
+        rows.append(f"| from Kafka (tansu), features only | {k['kafka_events_per_s']:,} events/s "
+                    f"(file {k['file_events_per_s']:,}) | | kafka.json |")
+    return "\n".join(rows)
+
+
+def write_readme_table() -> None:
+    text = README.read_text()
+    block = f"{BEGIN}\n{table()}\n{END}"
+    if BEGIN in text and END in text:
+        head, rest = text.split(BEGIN, 1)
+        text = head + block + rest.split(END, 1)[1]
+    else:
+        text = text.rstrip() + "\n\n## Results table\n\n" + block + "\n"
+    README.write_text(text)
+
+
+def main() -> None:
+    made = []
+    for name, fn in (("e2e", plot_e2e), ("scale", plot_scale), ("model_speed", plot_model)):
+        r = _load(name)
+        if r:
+            made += fn(r)
+    write_readme_table()
+    for p in made:
+        print(p.relative_to(REPO))
+    print(f"{README.relative_to(REPO)}: results table rewritten")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(REPO))
+    main()
