@@ -178,11 +178,9 @@ def main(argv=None) -> dict:
     if latency:
         half = next(lv for lv in latency["levels"] if lv["fraction_of_max"] == 0.5)
         result.update(p50_latency_s=half["p50_latency_s"], p99_latency_s=half["p99_latency_s"], latency=latency)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    from bench.report import plot_e2e
+    from bench.report import plot_e2e, save_result
 
-    plot_e2e(result, args.out.parent)
+    save_result(result, args.out, plot_e2e)
     print(json.dumps({k: result[k] for k in ("events_per_s", "features_events_per_s", "plain_python_events_per_s",
                                               "ratio_to_plain_python", "p50_latency_s", "p99_latency_s",
                                               "state_bytes_per_user")}))

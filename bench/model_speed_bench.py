@@ -94,11 +94,9 @@ def main(argv=None) -> dict:
                   k: round(v[-1]["rows_per_s"] / by_variant["fp32"][-1]["rows_per_s"], 3)
                   for k, v in by_variant.items()} if "fp32" in by_variant else {},
               "machine": info, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    from bench.report import plot_model
+    from bench.report import plot_model, save_result
 
-    plot_model(result, args.out.parent)
+    save_result(result, args.out, plot_model)
     return result
 
 

@@ -82,6 +82,7 @@ def plot_scale(r: dict, out_dir: Path = RESULTS) -> list[Path]:
     xs = [u["users"] for u in users]
     axes[0].plot(xs, [u["events_per_s"] for u in users], "o-")
     axes[0].set_xscale("log")
+    axes[0].set_ylim(bottom=0)
     axes[0].set_xlabel("distinct users")
     axes[0].set_ylabel("events/s")
     axes[0].set_title("throughput vs users (N=50)", fontsize=9)
@@ -122,6 +123,13 @@ def plot_model(r: dict, out_dir: Path = RESULTS) -> list[Path]:
     return [path]
 
 
+def save_result(result: dict, out: Path, plot) -> None:
+    """Write a benchmark's JSON (overwriting the last run) and its plots beside it."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    plot(result, out.parent)
+
+
 def table() -> str:
     rows = ["| measure | result | target | file |", "|---|---|---|---|"]
     e = _load("e2e")
@@ -139,7 +147,7 @@ def table() -> str:
                             f"{'p99 < 1 s' if lv['fraction_of_max'] == 0.5 else ''} | e2e.json |")
         s = e["state"]
         rows.append(f"| state per user, N={s['sequence_length']} (ML-100K) | median {s['bytes_median']:,} B, "
-                    f"full sequence {s['bytes_median_full_sequence']:,} B, p99 {s['bytes_p99']:,} B | < 4 KB | e2e.json |")
+                    f"full sequence {int(s['bytes_median_full_sequence']):,} B, p99 {s['bytes_p99']:,} B | < 4 KB | e2e.json |")
     inf = _load("inference")
     if inf:
         rows.append(f"| inference in the job vs raw onnxruntime, batch {inf['batch_size']} | "

@@ -20,7 +20,6 @@ Writes ``bench/results/scale.json`` and ``scale.png``.
 from __future__ import annotations
 
 import argparse
-import json
 import pickle
 import sys
 import tempfile
@@ -111,11 +110,9 @@ def main(argv=None) -> dict:
               "by_users": by_users, "by_sequence_length": by_n, "heap_state_at_max_users": heap,
               "method": "events / job net runtime (includes Python worker start-up, ~2-4 s)",
               "machine": info, "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    from bench.report import plot_scale
+    from bench.report import plot_scale, save_result
 
-    plot_scale(result, args.out.parent)
+    save_result(result, args.out, plot_scale)
     return result
 
 
