@@ -41,12 +41,13 @@ def ml_sequences(ml_path: Path) -> list[list[dict]]:
     return [s.sequence_snapshot() for s in states.values()]
 
 
-def raw_ort(model_dir: Path, provider: str, seqs: list[list[dict]], batch: int, rows: int) -> dict:
+def raw_ort(model_dir: Path, provider: str, seqs: list[list[dict]], batch: int, rows: int,
+            threads: int | None = None) -> dict:
     import numpy as np
 
     from udfs.inference import Scorer
 
-    scorer = Scorer.load(model_dir, provider)
+    scorer = Scorer.load(model_dir, provider, threads=threads)
     m = scorer.model
     enc = m.encode_sequences([[e["item_id"] for e in s] for s in seqs])
     reps = -(-rows // len(enc))
@@ -60,7 +61,8 @@ def raw_ort(model_dir: Path, provider: str, seqs: list[list[dict]], batch: int, 
             "model_version": m.version, "dim": m.dim, "max_len": m.max_len, "top_k": m.top_k, "n_items": m.n_items}
 
 
-def job_stage(model_dir: Path, provider: str, seqs, batch: int, rows: int, work: Path) -> float:
+def job_stage(model_dir: Path, provider: str, seqs, batch: int, rows: int, work: Path,
+              threads: int | None = None) -> float:
     """Net runtime of: file of item-id lists (JSON, as the fold emits them) → pandas UDF scoring → discard."""
     from pyflink.common import Types
     from pyflink.datastream.connectors import Sink
@@ -81,7 +83,7 @@ def job_stage(model_dir: Path, provider: str, seqs, batch: int, rows: int, work:
                                  f"model.provider={provider}"])
     env, t_env = create_environments(cfg)
     raw, _ = file_source_stream(env, path)
-    score = udf(ScoreUsers(str(model_dir), provider, cfg.model.gpu_mem_limit_mb, 0, None),
+    score = udf(ScoreUsers(str(model_dir), provider, cfg.model.gpu_mem_limit_mb, 0, threads),
                 result_type=DataTypes.STRING(), func_type="pandas")
     table = t_env.from_data_stream(raw).select(score(col("f0"), lit(0), lit(1_000_000), lit(0)).alias("s"))
     t_env.to_data_stream(table).map(lambda r: len(r[0]), output_type=Types.INT()).sink_to(Sink(DISCARD))
@@ -93,6 +95,7 @@ def main() -> None:
     ap.add_argument("--model-dir", type=Path, required=True)
     ap.add_argument("--batch-size", type=int, default=1000)
     ap.add_argument("--provider", default="auto", choices=["auto", "cpu", "cuda"])
+    ap.add_argument("--threads", type=int, default=None, help="onnxruntime intra-op threads (model.threads)")
     ap.add_argument("--rows", type=int, nargs=2, default=[20_000, 80_000], help="two stream lengths for the marginal rate")
     ap.add_argument("--latency-seconds", type=int, default=20)
     ap.add_argument("--latency-users", type=int, default=10_000)
@@ -101,14 +104,15 @@ def main() -> None:
     args = ap.parse_args()
     info = machine_info()
     seqs = ml_sequences(ML)
-    raw = raw_ort(args.model_dir, args.provider, seqs, args.batch_size, args.rows[1])
+    raw = raw_ort(args.model_dir, args.provider, seqs, args.batch_size, args.rows[1], args.threads)
     print(f"raw onnxruntime: {raw['rows_per_s']:.0f} rows/s on {raw['provider']}", flush=True)
     result = {"benchmark": "inference", "batch_size": args.batch_size, "provider": raw["provider"],
+              "threads": args.threads,
               "raw_ort_rows_per_s": round(raw["rows_per_s"]), "raw_ort": raw}
     with tempfile.TemporaryDirectory(prefix="recstream-bench-") as tmp:
         work = Path(tmp)
-        t1 = job_stage(args.model_dir, args.provider, seqs, args.batch_size, args.rows[0], work)
-        t2 = job_stage(args.model_dir, args.provider, seqs, args.batch_size, args.rows[1], work)
+        t1 = job_stage(args.model_dir, args.provider, seqs, args.batch_size, args.rows[0], work, args.threads)
+        t2 = job_stage(args.model_dir, args.provider, seqs, args.batch_size, args.rows[1], work, args.threads)
         job_rate = (args.rows[1] - args.rows[0]) / (t2 - t1)
         print(f"job scoring stage: {job_rate:.0f} rows/s (net {t1:.1f}s / {t2:.1f}s)", flush=True)
         result.update(job_rows_per_s=round(job_rate), ratio_to_raw_ort=round(job_rate / raw["rows_per_s"], 3),
@@ -120,7 +124,7 @@ def main() -> None:
             from bench.jobs import gen_run, marginal_rate
 
             model = [f"model.path={args.model_dir}", "model.enabled=true", f"model.batch_size={args.batch_size}",
-                     f"model.provider={args.provider}"]
+                     f"model.provider={args.provider}", *([f"model.threads={args.threads}"] if args.threads else [])]
             u = args.latency_users
             g1 = gen_run(work, "max-1", model, 10_000_000, 10_000, u, bounded=True)
             g2 = gen_run(work, "max-2", model, 10_000_000, 30_000, u, bounded=True)
