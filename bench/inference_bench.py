@@ -42,12 +42,12 @@ def ml_sequences(ml_path: Path) -> list[list[dict]]:
 
 
 def raw_ort(model_dir: Path, provider: str, seqs: list[list[dict]], batch: int, rows: int,
-            threads: int | None = None) -> dict:
+            threads: int | None = None, spin: bool = False) -> dict:
     import numpy as np
 
     from udfs.inference import Scorer
 
-    scorer = Scorer.load(model_dir, provider, threads=threads)
+    scorer = Scorer.load(model_dir, provider, threads=threads, spin=spin)
     m = scorer.model
     enc = m.encode_sequences([[e["item_id"] for e in s] for s in seqs])
     reps = -(-rows // len(enc))
@@ -62,7 +62,7 @@ def raw_ort(model_dir: Path, provider: str, seqs: list[list[dict]], batch: int, 
 
 
 def job_stage(model_dir: Path, provider: str, seqs, batch: int, rows: int, work: Path,
-              threads: int | None = None) -> float:
+              threads: int | None = None, spin: bool = False) -> float:
     """Net runtime of: file of item-id lists (JSON, as the fold emits them) → pandas UDF scoring → discard."""
     from pyflink.common import Types
     from pyflink.datastream.connectors import Sink
@@ -83,7 +83,7 @@ def job_stage(model_dir: Path, provider: str, seqs, batch: int, rows: int, work:
                                  f"model.provider={provider}"])
     env, t_env = create_environments(cfg)
     raw, _ = file_source_stream(env, path)
-    score = udf(ScoreUsers(str(model_dir), provider, cfg.model.gpu_mem_limit_mb, 0, threads),
+    score = udf(ScoreUsers(str(model_dir), provider, cfg.model.gpu_mem_limit_mb, 0, threads, None, spin),
                 result_type=DataTypes.STRING(), func_type="pandas")
     table = t_env.from_data_stream(raw).select(score(col("f0"), lit(0), lit(1_000_000), lit(0)).alias("s"))
     t_env.to_data_stream(table).map(lambda r: len(r[0]), output_type=Types.INT()).sink_to(Sink(DISCARD))
@@ -96,6 +96,7 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=1000)
     ap.add_argument("--provider", default="auto", choices=["auto", "cpu", "cuda"])
     ap.add_argument("--threads", type=int, default=None, help="onnxruntime intra-op threads (model.threads)")
+    ap.add_argument("--spin", action="store_true", help="let onnxruntime's thread pool spin (model.spin)")
     ap.add_argument("--rows", type=int, nargs=2, default=[20_000, 80_000], help="two stream lengths for the marginal rate")
     ap.add_argument("--latency-seconds", type=int, default=20)
     ap.add_argument("--latency-users", type=int, default=10_000)
@@ -104,15 +105,15 @@ def main() -> None:
     args = ap.parse_args()
     info = machine_info()
     seqs = ml_sequences(ML)
-    raw = raw_ort(args.model_dir, args.provider, seqs, args.batch_size, args.rows[1], args.threads)
+    raw = raw_ort(args.model_dir, args.provider, seqs, args.batch_size, args.rows[1], args.threads, args.spin)
     print(f"raw onnxruntime: {raw['rows_per_s']:.0f} rows/s on {raw['provider']}", flush=True)
     result = {"benchmark": "inference", "batch_size": args.batch_size, "provider": raw["provider"],
-              "threads": args.threads,
+              "threads": args.threads, "spin": args.spin,
               "raw_ort_rows_per_s": round(raw["rows_per_s"]), "raw_ort": raw}
     with tempfile.TemporaryDirectory(prefix="recstream-bench-") as tmp:
         work = Path(tmp)
-        t1 = job_stage(args.model_dir, args.provider, seqs, args.batch_size, args.rows[0], work, args.threads)
-        t2 = job_stage(args.model_dir, args.provider, seqs, args.batch_size, args.rows[1], work, args.threads)
+        t1 = job_stage(args.model_dir, args.provider, seqs, args.batch_size, args.rows[0], work, args.threads, args.spin)
+        t2 = job_stage(args.model_dir, args.provider, seqs, args.batch_size, args.rows[1], work, args.threads, args.spin)
         job_rate = (args.rows[1] - args.rows[0]) / (t2 - t1)
         print(f"job scoring stage: {job_rate:.0f} rows/s (net {t1:.1f}s / {t2:.1f}s)", flush=True)
         result.update(job_rows_per_s=round(job_rate), ratio_to_raw_ort=round(job_rate / raw["rows_per_s"], 3),
@@ -124,7 +125,8 @@ def main() -> None:
             from bench.jobs import gen_run, marginal_rate
 
             model = [f"model.path={args.model_dir}", "model.enabled=true", f"model.batch_size={args.batch_size}",
-                     f"model.provider={args.provider}", *([f"model.threads={args.threads}"] if args.threads else [])]
+                     f"model.provider={args.provider}", *([f"model.threads={args.threads}"] if args.threads else []),
+                     f"model.spin={str(args.spin).lower()}"]
             u = args.latency_users
             g1 = gen_run(work, "max-1", model, 10_000_000, 10_000, u, bounded=True)
             g2 = gen_run(work, "max-2", model, 10_000_000, 30_000, u, bounded=True)

@@ -34,7 +34,8 @@ def run_plain(cfg: RecstreamConfig, lines: list[str], chunk: int = 4000) -> dict
     scorer = None
     if cfg.model.active():
         scorer = Scorer.load(cfg.model.path, cfg.model.provider, cfg.model.gpu_mem_limit_mb,
-                             threads=cfg.model.threads, cold_start_min_events=cfg.model.cold_start_min_events)
+                             threads=cfg.model.threads, spin=cfg.model.spin,
+                             cold_start_min_events=cfg.model.cold_start_min_events)
     store = open_store(cfg.store)
     states: dict[str, UserState] = {}
     aggs: dict[str, ItemAggregate] = {}

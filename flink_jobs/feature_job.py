@@ -184,7 +184,7 @@ def attach_scoring(t_env, cfg: RecstreamConfig, features):
 
     popular = store_spec(cfg.store) if cfg.features.items.enabled else None
     score = udf(ScoreUsers(str(model_dir), model.provider, model.gpu_mem_limit_mb, model.cold_start_min_events,
-                           model.threads, popular),
+                           model.threads, popular, model.spin),
                 result_type=DataTypes.STRING(), func_type="pandas")
     table = t_env.from_data_stream(features)
     scored = table.select(*[col(f) for f in FEATURE_FIELDS],

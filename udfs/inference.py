@@ -163,10 +163,11 @@ class Scorer:
 
     @classmethod
     def load(cls, model_dir: str | Path, provider: str = "auto", gpu_mem_limit_mb: int = 2048,
-             threads: int | None = None, **kw) -> "Scorer":
+             threads: int | None = None, spin: bool = False, **kw) -> "Scorer":
         from model_export.runtime import InterestModel
 
-        model = InterestModel.load(model_dir, providers=select_providers(provider, gpu_mem_limit_mb), threads=threads)
+        model = InterestModel.load(model_dir, providers=select_providers(provider, gpu_mem_limit_mb), threads=threads,
+                                   spin=spin)
         return cls(model, **kw)
 
     @property

@@ -114,6 +114,8 @@ class ModelConfig(Section):
     provider: Literal["auto", "cuda", "cpu"] = "auto"
     gpu_mem_limit_mb: int = Field(2048, ge=64)
     threads: int | None = Field(None, ge=1, description="onnxruntime intra-op threads (CPU)")
+    spin: bool = Field(False, description="let onnxruntime's CPU thread pool spin between calls: faster "
+                       "inference, but the spinning threads take CPU from the JVM (bench/README.md)")
     cold_start_min_events: int = Field(3, ge=0)
     batch_size: int = Field(1000, ge=1, description="max rows per model call (Arrow batch)")
     max_wait_ms: int = Field(200, ge=1, description="flush a partial batch after this long")

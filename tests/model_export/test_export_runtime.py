@@ -143,3 +143,15 @@ def test_left_pad_matches_runtime(tiny_export):
     seqs = [[m.item_ids[i] for i in range(2, 2 + n)] for n in (0, 3, 20)]
     idx = [[m.index[s] for s in seq] for seq in seqs]
     assert np.array_equal(m.encode_sequences(seqs), left_pad(idx, 12))
+
+
+def test_spinning_and_thread_settings_do_not_change_results(tiny_export):
+    seqs = [[], ["nope"], None]
+    base = InterestModel.load(tiny_export[0], providers=["CPUExecutionProvider"])
+    seqs[2] = base.item_ids[3:20]
+    want = base.recommend(seqs)
+    for kw in ({"spin": True}, {"spin": False, "threads": 1}):
+        m = InterestModel.load(tiny_export[0], providers=["CPUExecutionProvider"], **kw)
+        got = m.recommend(seqs)
+        np.testing.assert_allclose(got[0], want[0], atol=1e-6)
+        assert (got[2] == want[2]).all()

@@ -22,20 +22,22 @@ from udfs.inference import Scorer, cosine_distance
 
 class ScoreUsers(ScalarFunction):
     def __init__(self, model_dir: str, provider: str, gpu_mem_limit_mb: int, cold_start_min_events: int,
-                 threads: int | None, popular_store: dict | str | None = None) -> None:
+                 threads: int | None, popular_store: dict | str | None = None, spin: bool = False) -> None:
         self.model_dir = model_dir
         self.provider = provider
         self.gpu_mem_limit_mb = gpu_mem_limit_mb
         self.cold_start_min_events = cold_start_min_events
         self.threads = threads
         self.popular_store = popular_store  # store spec: cold-start list from the item path
+        self.spin = spin
 
     def open(self, function_context):
         from udfs.inference import StorePopular
 
         popular = StorePopular(self.popular_store) if getattr(self, "popular_store", None) else None
         self.scorer = Scorer.load(self.model_dir, self.provider, self.gpu_mem_limit_mb, threads=self.threads,
-                                  cold_start_min_events=self.cold_start_min_events, popular_source=popular)
+                                  cold_start_min_events=self.cold_start_min_events, popular_source=popular,
+                                  spin=getattr(self, "spin", False))
         self.version = self.scorer.model.version
         import logging
 
