@@ -38,6 +38,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.inference_bench import raw_ort  # noqa: E402
 from bench.jobs import gen_run, marginal_rate, ml_run  # noqa: E402
 from bench.machine import machine_info  # noqa: E402
 
@@ -45,10 +46,11 @@ ML = REPO.parent / "shared/data/ml-100k"
 RESULTS = REPO / "bench" / "results"
 
 
-def ensure_model(model_dir: Path | None, ml_path: Path, work: Path, log=print) -> Path:
+def ensure_model(model_dir: Path | None, ml_path: Path, work: Path, log=print, variants: bool = False) -> Path:
     """The model the benchmark scores with: ``model_dir``, or a SASRec trained here for 4 epochs on
-    ML-100K (N=50, D=50, K=20; a few minutes, needs the ``train`` extra). Throughput depends on the
-    model's shape, not on how well it is trained."""
+    ML-100K (N=50, D=50, K=20; a few minutes, needs the ``train`` extra), exported with its FP16 and
+    INT8 variants when ``variants``. Throughput depends on the model's shape, not on how well it is
+    trained."""
     if model_dir is not None:
         return model_dir
     ckpt, out = work / "ckpt", work / "model"
@@ -57,25 +59,8 @@ def ensure_model(model_dir: Path | None, ml_path: Path, work: Path, log=print) -
                     "--max-len", "50", "--epochs", "4", "--eval-every", "4", "--out", str(ckpt)], check=True,
                    stdout=subprocess.DEVNULL)
     subprocess.run([sys.executable, "-m", "recstream", "export", "--checkpoint", str(ckpt), "--out", str(out),
-                    "--top-k", "20"], check=True, stdout=subprocess.DEVNULL)
+                    "--top-k", "20", *(["--fp16", "--int8"] if variants else [])], check=True, stdout=subprocess.DEVNULL)
     return out
-
-
-def raw_ort(model_dir: Path, seqs: list[list[str]], batch: int, rows: int = 40_000) -> dict:
-    import numpy as np
-
-    from udfs.inference import Scorer
-
-    m = Scorer.load(model_dir, "auto").model
-    enc = m.encode_sequences(seqs)
-    x = np.tile(enc, (-(-rows // len(enc)), 1))[:rows]
-    m.run(x[:batch])
-    t0 = time.perf_counter()
-    for i in range(0, rows, batch):
-        m.run(x[i:i + batch])
-    dt = time.perf_counter() - t0
-    return {"rows_per_s": rows / dt, "batch_size": batch, "provider": m.providers[0], "dim": m.dim,
-            "max_len": m.max_len, "n_items": m.n_items, "top_k": m.top_k}
 
 
 def main(argv=None) -> dict:
@@ -118,7 +103,8 @@ def main(argv=None) -> dict:
         from udfs.features.batch import fold_raw
 
         states, _, _ = fold_raw(lines, cfg.features.params())
-        raw = raw_ort(model_dir, [s.sequence.item_ids() for s in states.values()], cfg.model.batch_size)
+        raw = raw_ort(model_dir, "auto", [s.sequence.item_ids() for s in states.values()], cfg.model.batch_size,
+                      40_000, cfg.model.threads, cfg.model.spin)
         print(f"raw onnxruntime: {raw['rows_per_s']:.0f} rows/s at batch {raw['batch_size']}", flush=True)
 
         # warm-up job (JIT, page cache), not counted

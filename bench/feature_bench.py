@@ -21,6 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.jobs import ml_run  # noqa: E402
 from bench.machine import machine_info  # noqa: E402
 from recstream.config import load_config  # noqa: E402
 from recstream.replay import write_replay_file  # noqa: E402
@@ -48,22 +49,8 @@ SCOPES = {
 
 
 def job_run(work: Path, ml_path: Path, repeat: int, parallelism: int, scope: str = "all") -> dict:
-    tag = f"{scope}-r{repeat}-p{parallelism}"
-    cfg = load_config(overrides=[
-        "source.kind=movielens", f"source.movielens.path={ml_path}", f"source.movielens.repeat={repeat}",
-        f"store.sqlite.path={work / f'store-{tag}.sqlite'}", f"job.work_dir={work / tag}",
-        f"job.parallelism={parallelism}", "model.enabled=false",  # features only; scoring: inference_bench.py
-        *SCOPES[scope],
-    ])
-    summary = run_local(cfg)
-    assert summary.accounted == summary.events_in, "events lost"
-    span = (summary.extra["last_write_ms"] - summary.extra["first_write_ms"]) / 1000
-    return {
-        "scope": scope, "repeat": repeat, "parallelism": parallelism, "events": summary.events_in,
-        "net_runtime_s": summary.job_net_runtime_s, "wall_s": round(summary.wall_s, 2),
-        "write_span_s": span, "feature_rows": summary.feature_rows,
-        "events_per_feature_row": summary.events_in / max(summary.feature_rows, 1),
-    }
+    # features only; scoring: inference_bench.py / e2e_bench.py
+    return {"scope": scope, **ml_run(work, ml_path, repeat, parallelism, ["model.enabled=false", *SCOPES[scope]], scope)}
 
 
 def main() -> None:

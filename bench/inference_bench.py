@@ -31,17 +31,17 @@ from bench.machine import machine_info  # noqa: E402
 ML = Path(__file__).resolve().parents[2] / "shared/data/ml-100k"
 
 
-def ml_sequences(ml_path: Path) -> list[list[dict]]:
+def ml_sequences(ml_path: Path) -> list[list[str]]:
     from recstream.config import load_config
     from recstream.replay import source_lines
     from udfs.features.batch import fold_raw
 
     cfg = load_config(overrides=["source.kind=movielens", f"source.movielens.path={ml_path}"])
     states, _, _ = fold_raw(source_lines(cfg), cfg.features.params())
-    return [s.sequence_snapshot() for s in states.values()]
+    return [s.sequence.item_ids() for s in states.values()]
 
 
-def raw_ort(model_dir: Path, provider: str, seqs: list[list[dict]], batch: int, rows: int,
+def raw_ort(model_dir: Path, provider: str, seqs: list[list[str]], batch: int, rows: int,
             threads: int | None = None, spin: bool = False) -> dict:
     import numpy as np
 
@@ -49,7 +49,7 @@ def raw_ort(model_dir: Path, provider: str, seqs: list[list[dict]], batch: int, 
 
     scorer = Scorer.load(model_dir, provider, threads=threads, spin=spin)
     m = scorer.model
-    enc = m.encode_sequences([[e["item_id"] for e in s] for s in seqs])
+    enc = m.encode_sequences(seqs)
     reps = -(-rows // len(enc))
     x = np.tile(enc, (reps, 1))[:rows]
     m.run(x[:batch])  # warm-up (GPU: kernel selection)
@@ -57,7 +57,7 @@ def raw_ort(model_dir: Path, provider: str, seqs: list[list[dict]], batch: int, 
     for i in range(0, rows, batch):
         m.run(x[i:i + batch])
     dt = time.perf_counter() - t0
-    return {"rows": rows, "seconds": dt, "rows_per_s": rows / dt, "provider": scorer.provider,
+    return {"rows": rows, "seconds": dt, "rows_per_s": rows / dt, "batch_size": batch, "provider": scorer.provider,
             "model_version": m.version, "dim": m.dim, "max_len": m.max_len, "top_k": m.top_k, "n_items": m.n_items}
 
 
@@ -78,7 +78,7 @@ def job_stage(model_dir: Path, provider: str, seqs, batch: int, rows: int, work:
     path = work / f"seqs-{rows}.jsonl"
     with path.open("w") as fh:
         for i in range(rows):
-            fh.write(json.dumps([e["item_id"] for e in seqs[i % len(seqs)]], separators=(",", ":")) + "\n")
+            fh.write(json.dumps(seqs[i % len(seqs)], separators=(",", ":")) + "\n")
     cfg = load_config(overrides=[f"model.path={model_dir}", "model.enabled=true", f"model.batch_size={batch}",
                                  f"model.provider={provider}"])
     env, t_env = create_environments(cfg)

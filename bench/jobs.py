@@ -30,6 +30,7 @@ def ml_run(work: Path, ml_path: Path, repeat: int, parallelism: int, overrides: 
         raise RuntimeError(f"{tag}: {summary.events_in} events in, {summary.accounted} accounted for")
     return {"tag": tag, "repeat": repeat, "parallelism": parallelism, "events": summary.events_in,
             "net_runtime_s": summary.job_net_runtime_s, "wall_s": round(summary.wall_s, 2),
+            "write_span_s": (summary.extra["last_write_ms"] - summary.extra["first_write_ms"]) / 1000,
             "feature_rows": summary.feature_rows,
             "events_per_feature_row": round(summary.events_in / max(summary.feature_rows, 1), 2)}
 

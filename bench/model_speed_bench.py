@@ -54,18 +54,9 @@ def main(argv=None) -> dict:
 
     info = machine_info()
     with tempfile.TemporaryDirectory(prefix="recstream-model-") as tmp:
-        model_dir = args.model_dir
-        if model_dir is None:
-            import subprocess
+        from bench.e2e_bench import ML, ensure_model
 
-            from bench.e2e_bench import ML, ensure_model
-
-            base = ensure_model(None, ML, Path(tmp))
-            model_dir = Path(tmp) / "variants"
-            subprocess.run([sys.executable, "-m", "recstream", "export", "--checkpoint", str(Path(tmp) / "ckpt"),
-                            "--out", str(model_dir), "--top-k", "20", "--fp16", "--int8"], check=True,
-                           stdout=subprocess.DEVNULL)
-            del base
+        model_dir = ensure_model(args.model_dir, ML, Path(tmp), variants=True)
         card = json.loads((model_dir / "model.json").read_text())
         by_variant, provider = {}, None
         for name, file in VARIANTS.items():

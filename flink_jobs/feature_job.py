@@ -150,7 +150,8 @@ def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str,
                              cfg.job.parallelism)
     rows = features
     if cfg.model.active():
-        rows = attach_scoring(t_env, cfg, features)
+        # cold-start users get the item path's popular list, read from the store, when the item path runs
+        rows = attach_scoring(t_env, cfg, features, store if options.emit_items else None)
 
     discard = Sink(DISCARD)
     (rows.map(FeatureWriter(store, run_id), output_type=Types.INT())
@@ -162,8 +163,9 @@ def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str,
     return features
 
 
-def attach_scoring(t_env, cfg: RecstreamConfig, features):
-    """features → pandas UDF (ONNX interest model, Arrow batches) → keyed drift → scored rows."""
+def attach_scoring(t_env, cfg: RecstreamConfig, features, popular_store: dict | None = None):
+    """features → pandas UDF (ONNX interest model, Arrow batches) → keyed drift → scored rows.
+    ``popular_store``: store spec whose ``popular_items`` list serves cold-start users."""
     from pyflink.common import Types
     from pyflink.table import DataTypes
     from pyflink.table.expressions import col
@@ -179,12 +181,8 @@ def attach_scoring(t_env, cfg: RecstreamConfig, features):
     InterestModel.load(model_dir, providers=["CPUExecutionProvider"])  # fail fast, naming the bad file
     parallelism = model.parallelism or cfg.job.parallelism
     t_env.get_config().set("table.exec.resource.default-parallelism", str(parallelism))
-    # cold-start users get the item path's popular list (read from the store) when the item path runs
-    from recstream.store.factory import store_spec
-
-    popular = store_spec(cfg.store) if cfg.features.items.enabled else None
     score = udf(ScoreUsers(str(model_dir), model.provider, model.gpu_mem_limit_mb, model.cold_start_min_events,
-                           model.threads, popular, model.spin),
+                           model.threads, popular_store, model.spin),
                 result_type=DataTypes.STRING(), func_type="pandas")
     table = t_env.from_data_stream(features)
     scored = table.select(*[col(f) for f in FEATURE_FIELDS],

@@ -8,6 +8,8 @@ user ids (key from a file) and two parallel readers (two partition files).
 """
 from __future__ import annotations
 
+import sqlite3
+
 import numpy as np
 
 from recstream.config import load_config
@@ -69,3 +71,12 @@ def stream_and_backfill(tmp_path_factory) -> dict:
     _RUN.update(tmp=tmp, lines=lines, events=events_dir, stream_cfg=stream_cfg, batch_cfg=batch_cfg,
                 summary=summary, backfill=bf, population=pop)
     return _RUN
+
+
+def store_rows(cfg, sql: str) -> list:
+    """Rows of ``sql`` against the run's SQLite store."""
+    con = sqlite3.connect(cfg.store.sqlite.path)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()

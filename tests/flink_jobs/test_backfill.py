@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 from tests.conftest import assert_close
-from tests.stream_helpers import KEY, stream_and_backfill
+from tests.stream_helpers import KEY, store_rows, stream_and_backfill
 from udfs.events import try_parse_event
 from udfs.privacy import Pseudonymizer
 
@@ -17,14 +17,6 @@ pytestmark = pytest.mark.flink
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     return stream_and_backfill(tmp_path_factory)
-
-
-def rows(cfg, sql):
-    con = sqlite3.connect(cfg.store.sqlite.path)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
 
 
 def test_both_runs_account_for_every_event(run):
@@ -37,7 +29,7 @@ def test_both_runs_account_for_every_event(run):
 
 def test_user_rows_are_identical(run):
     q = "SELECT user_id, event_time, state_seq, features, sequence FROM user_features ORDER BY user_id"
-    stream, batch = rows(run["stream_cfg"], q), rows(run["batch_cfg"], q)
+    stream, batch = store_rows(run["stream_cfg"], q), store_rows(run["batch_cfg"], q)
     assert [r[:3] for r in stream] == [r[:3] for r in batch] and len(stream) == run["backfill"].users
     for a, b in zip(stream, batch):
         assert a[4] == b[4], a[0]  # sequence JSON byte-identical
@@ -52,13 +44,13 @@ def test_user_rows_are_identical(run):
 
 def test_item_rows_and_popular_lists_are_identical(run):
     q = "SELECT item_id, event_time, state_seq, features, popularity FROM item_features ORDER BY item_id"
-    stream, batch = rows(run["stream_cfg"], q), rows(run["batch_cfg"], q)
+    stream, batch = store_rows(run["stream_cfg"], q), store_rows(run["batch_cfg"], q)
     assert [r[:3] for r in stream] == [r[:3] for r in batch] and len(stream) == run["backfill"].items > 0
     for a, b in zip(stream, batch):
         assert_close(json.loads(a[3]), json.loads(b[3]), path=a[0])
         assert a[4] == pytest.approx(b[4], rel=1e-9)
     q = "SELECT scope, event_time, items, scores FROM popular_items ORDER BY scope"
-    sp, bp = rows(run["stream_cfg"], q), rows(run["batch_cfg"], q)
+    sp, bp = store_rows(run["stream_cfg"], q), store_rows(run["batch_cfg"], q)
     assert [r[:3] for r in sp] == [r[:3] for r in bp] and len(sp) == run["backfill"].popular_lists > 1
     for a, b in zip(sp, bp):
         assert json.loads(a[3]) == pytest.approx(json.loads(b[3]), rel=1e-9)
@@ -78,9 +70,9 @@ def test_no_raw_user_id_is_stored(run):
     events = [try_parse_event(line)[0] for line in run["lines"]]
     raw_ids = {e["user_id"] for e in events if e is not None}
     for cfg in (run["stream_cfg"], run["batch_cfg"]):
-        keys = {r[0] for r in rows(cfg, "SELECT user_id FROM user_features")}
+        keys = {r[0] for r in store_rows(cfg, "SELECT user_id FROM user_features")}
         assert keys == {ps(u) for u in raw_ids}
         assert all(re.fullmatch(r"[0-9a-f]{32}", k) for k in keys)
-        text = "\n".join(r[0] for r in rows(cfg, "SELECT raw FROM dead_letters"))
-        text += "\n".join(r[0] + r[1] for r in rows(cfg, "SELECT features, sequence FROM user_features"))
+        text = "\n".join(r[0] for r in store_rows(cfg, "SELECT raw FROM dead_letters"))
+        text += "\n".join(r[0] + r[1] for r in store_rows(cfg, "SELECT features, sequence FROM user_features"))
         assert not any(f'"{u}"' in text for u in raw_ids)

@@ -1,13 +1,12 @@
 """Item features computed by the real PyFlink job against the framework-free building blocks
 (``fold_items``, ``rank_items``) fed with the same applied events and anomaly verdicts."""
 import json
-import sqlite3
 
 import numpy as np
 import pytest
 
 from tests.conftest import assert_close
-from tests.stream_helpers import stream_and_backfill
+from tests.stream_helpers import store_rows, stream_and_backfill
 from udfs.events import try_parse_event
 from udfs.features.anomaly import excluded
 from udfs.features.embeddings import EmbeddingTable
@@ -49,18 +48,10 @@ def reference(run):
     return params, states, {i: c for i, (_, c) in cats.items()}, applied, flagged
 
 
-def stored(cfg, sql):
-    con = sqlite3.connect(cfg.store.sqlite.path)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
 def test_item_features_match_fold_items(run, reference):
     params, states, cats, _, flagged = reference
     got = {r[0]: (r[1], r[2], json.loads(r[3]), r[4]) for r in
-           stored(run["stream_cfg"], "SELECT item_id, event_time, state_seq, features, popularity FROM item_features")}
+           store_rows(run["stream_cfg"], "SELECT item_id, event_time, state_seq, features, popularity FROM item_features")}
     assert set(got) == set(states)
     for item, s in states.items():
         event_time, seq, feats, popularity = got[item]
@@ -76,7 +67,7 @@ def test_item_features_match_fold_items(run, reference):
 
 def test_item_rows_carry_the_stored_embedding(run):
     table = EmbeddingTable.load(run["tmp"] / "emb")
-    rows = stored(run["stream_cfg"], "SELECT item_id, features FROM item_features")
+    rows = store_rows(run["stream_cfg"], "SELECT item_id, features FROM item_features")
     with_emb = 0
     for item, feats in rows:
         emb = json.loads(feats).get("embedding")
@@ -93,7 +84,7 @@ def test_cold_start_lists_match_rank_items(run, reference):
     k = run["stream_cfg"].features.items.top_k
     now = max(e["event_time"] for e in applied)
     lists = {r[0]: (r[1], json.loads(r[2]), json.loads(r[3])) for r in
-             stored(run["stream_cfg"], "SELECT scope, event_time, items, scores FROM popular_items")}
+             store_rows(run["stream_cfg"], "SELECT scope, event_time, items, scores FROM popular_items")}
     assert set(lists) == {"global"} | {f"category:{c}" for c in set(cats.values())}
     for scope, (event_time, items, scores) in lists.items():
         pool = states if scope == "global" else {i: s for i, s in states.items() if f"category:{cats.get(i)}" == scope}

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import bisect
 from array import array
+from itertools import accumulate
 
 _FORMAT = 1
 
@@ -42,13 +43,7 @@ class LastN:
     def __setstate__(self, state) -> None:
         if isinstance(state, tuple) and len(state) == 7 and state[0] == _FORMAT:
             _, self.n, first, code, deltas, joined, types = state
-            times = []
-            if first is not None:
-                t = first
-                times.append(t)
-                for d in array(code, deltas):
-                    t += d
-                    times.append(t)
+            times = list(accumulate(array(code, deltas), initial=first)) if first is not None else []
             ids = joined if isinstance(joined, list) else (joined.split("\x00") if times else [])
             self.times = times
             self.items = list(zip(ids, types))

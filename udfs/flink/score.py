@@ -30,14 +30,15 @@ class ScoreUsers(ScalarFunction):
         self.threads = threads
         self.popular_store = popular_store  # store spec: cold-start list from the item path
         self.spin = spin
+        self.popular = None  # the StorePopular opened in open()
 
     def open(self, function_context):
         from udfs.inference import StorePopular
 
-        popular = StorePopular(self.popular_store) if getattr(self, "popular_store", None) else None
+        self.popular = StorePopular(self.popular_store) if self.popular_store else None
         self.scorer = Scorer.load(self.model_dir, self.provider, self.gpu_mem_limit_mb, threads=self.threads,
-                                  cold_start_min_events=self.cold_start_min_events, popular_source=popular,
-                                  spin=getattr(self, "spin", False))
+                                  cold_start_min_events=self.cold_start_min_events, popular_source=self.popular,
+                                  spin=self.spin)
         self.version = self.scorer.model.version
         import logging
 
@@ -90,6 +91,10 @@ class ScoreUsers(ScalarFunction):
         if cold:
             self.m_cold.inc(cold)
         return pd.Series(out)
+
+    def close(self):
+        if self.popular is not None:
+            self.popular.close()
 
 
 class TrackDrift(KeyedProcessFunction):
