@@ -130,44 +130,57 @@ def save_result(result: dict, out: Path, plot) -> None:
     plot(result, out.parent)
 
 
+def _when(name: str) -> str:
+    """``file.json (date)``: each result names the run it came from (its ``created``)."""
+    r = _load(name) or {}
+    return f"{name}.json ({r.get('created', '?')[:16].replace('T', ' ')})"
+
+
 def table() -> str:
-    rows = ["| measure | result | target | file |", "|---|---|---|---|"]
+    rows = ["| measure | result | target | file (measured) |", "|---|---|---|---|"]
     e = _load("e2e")
+    m = (e or {}).get("machine")
+    if m and "cpu" in m:
+        v = m.get("versions", {})
+        rows.insert(0, f"Machine (e2e.json): {m['cpu']}, {m['cores']} cores, {m.get('mem_gib')} GiB, Python "
+                       f"{m.get('python')}, {m.get('java')}, apache-flink {v.get('apache-flink')}, "
+                       f"onnxruntime-gpu {v.get('onnxruntime-gpu')}\n")
     if e:
         rows.append(f"| end to end (features + inference + SQLite store), ML-100K replay, p={e['parallelism']} | "
-                    f"{e['events_per_s']:,} events/s | ≥ 20,000 | e2e.json |")
-        rows.append(f"| features + store only | {e['features_events_per_s']:,} events/s | | e2e.json |")
+                    f"{e['events_per_s']:,} events/s | ≥ 20,000 | {_when('e2e')} |")
+        rows.append(f"| features + store only | {e['features_events_per_s']:,} events/s | | {_when('e2e')} |")
         rows.append(f"| plain single-process Python, same work | {e['plain_python_events_per_s']:,} events/s "
-                    f"(job / plain = {e['ratio_to_plain_python']}) | job ≥ 0.5 × plain | e2e.json |")
+                    f"(job / plain = {e['ratio_to_plain_python']}) | job ≥ 0.5 × plain | {_when('e2e')} |")
         if e.get("latency"):
             lat = e["latency"]
             for lv in lat["levels"]:
                 rows.append(f"| latency at {int(lv['fraction_of_max'] * 100)}% of max ({lv['rate_events_per_s']:,}/s, "
                             f"{lat['users']:,} users) | p50 {lv['p50_latency_s']} s, p99 {lv['p99_latency_s']} s | "
-                            f"{'p99 < 1 s' if lv['fraction_of_max'] == 0.5 else ''} | e2e.json |")
+                            f"{'p99 < 1 s' if lv['fraction_of_max'] == 0.5 else ''} | {_when('e2e')} |")
         s = e["state"]
         rows.append(f"| state per user, N={s['sequence_length']} (ML-100K) | median {s['bytes_median']:,} B, "
-                    f"full sequence {int(s['bytes_median_full_sequence']):,} B, p99 {s['bytes_p99']:,} B | < 4 KB | e2e.json |")
+                    f"full sequence {int(s['bytes_median_full_sequence']):,} B, p99 {s['bytes_p99']:,} B | < 4 KB | "
+                    f"{_when('e2e')} |")
     inf = _load("inference")
     if inf:
         rows.append(f"| inference in the job vs raw onnxruntime, batch {inf['batch_size']} | "
                     f"{inf['job_rows_per_s']:,} vs {inf['raw_ort_rows_per_s']:,} rows/s "
-                    f"(ratio {inf['ratio_to_raw_ort']}) | ≥ 0.8 | inference.json |")
+                    f"(ratio {inf['ratio_to_raw_ort']}) | ≥ 0.8 | {_when('inference')} |")
     sc = _load("scale")
     if sc:
         for u in sc["by_users"]:
             rows.append(f"| {u['users']:,} users, N=50 ({u['events']:,} events) | {u['events_per_s']:,} events/s, "
-                        f"JVM peak {u['jvm_peak_rss_mib']:,} MiB | | scale.json |")
+                        f"JVM peak {u['jvm_peak_rss_mib']:,} MiB | | {_when('scale')} |")
     ms = _load("model_speed")
     if ms:
         for name, rs in ms["by_variant"].items():
             best = max(rs, key=lambda x: x["rows_per_s"])
             rows.append(f"| model {name} on {ms['provider']}: best batch {best['batch_size']} | "
-                        f"{best['rows_per_s']:,} rows/s | | model_speed.json |")
+                        f"{best['rows_per_s']:,} rows/s | | {_when('model_speed')} |")
     k = _load("kafka")
     if k:
         rows.append(f"| from Kafka (tansu), features only | {k['kafka_events_per_s']:,} events/s "
-                    f"(file {k['file_events_per_s']:,}) | | kafka.json |")
+                    f"(file {k['file_events_per_s']:,}) | | {_when('kafka')} |")
     return "\n".join(rows)
 
 
