@@ -61,13 +61,17 @@ def raw_ort(model_dir: Path, provider: str, seqs: list[list[str]], batch: int, r
             "model_version": m.version, "dim": m.dim, "max_len": m.max_len, "top_k": m.top_k, "n_items": m.n_items}
 
 
+USERS_PER_ROW = 20  # users per bucket batch fed to the scoring UDF (the job's rows are bucket batches)
+
+
 def job_stage(model_dir: Path, provider: str, seqs, batch: int, rows: int, work: Path,
-              threads: int | None = None, spin: bool = False) -> float:
-    """Net runtime of: file of item-id lists (JSON, as the fold emits them) → pandas UDF scoring → discard."""
+              threads: int | None = None, spin: bool = False, users_per_row: int = USERS_PER_ROW) -> float:
+    """Net runtime of: file of bucket batches (score-input lines as the fold emits them, ``users_per_row``
+    users each) → pandas UDF scoring → discard; ``rows`` users in all."""
     from pyflink.common import Types
     from pyflink.datastream.connectors import Sink
     from pyflink.table import DataTypes
-    from pyflink.table.expressions import col, lit
+    from pyflink.table.expressions import col
     from pyflink.table.udf import udf
 
     from flink_jobs.environment import create_environments
@@ -77,15 +81,18 @@ def job_stage(model_dir: Path, provider: str, seqs, batch: int, rows: int, work:
 
     path = work / f"seqs-{rows}.jsonl"
     with path.open("w") as fh:
-        for i in range(rows):
-            fh.write(json.dumps(seqs[i % len(seqs)], separators=(",", ":")) + "\n")
+        for start in range(0, rows, users_per_row):
+            # tab-joined here (one file line), newline-joined by a map before the UDF, as in the job
+            fh.write("\t".join(json.dumps([seqs[i % len(seqs)], 0, 0, 1_000_000], separators=(",", ":"))
+                               for i in range(start, min(rows, start + users_per_row))) + "\n")
     cfg = load_config(overrides=[f"model.path={model_dir}", "model.enabled=true", f"model.batch_size={batch}",
                                  f"model.provider={provider}"])
     env, t_env = create_environments(cfg)
     raw, _ = file_source_stream(env, path)
-    score = udf(ScoreUsers(str(model_dir), provider, cfg.model.gpu_mem_limit_mb, 0, threads, None, spin),
+    score = udf(ScoreUsers(str(model_dir), provider, cfg.model.gpu_mem_limit_mb, 0, threads, None, spin, batch),
                 result_type=DataTypes.STRING(), func_type="pandas")
-    table = t_env.from_data_stream(raw).select(score(col("f0"), lit(0), lit(1_000_000), lit(0)).alias("s"))
+    rows_stream = raw.map(lambda line: line.replace("\t", "\n"), output_type=Types.STRING())
+    table = t_env.from_data_stream(rows_stream).select(score(col("f0")).alias("s"))
     t_env.to_data_stream(table).map(lambda r: len(r[0]), output_type=Types.INT()).sink_to(Sink(DISCARD))
     return env.execute("bench-inference-stage").get_net_runtime() / 1000.0
 

@@ -1,18 +1,21 @@
-"""The feature job: raw events → per-user micro-batches → validate + fold into keyed state → store.
+"""The feature job: raw events → per-bucket micro-batches → validate + fold into keyed state → store.
 
 Graph::
 
-    source (raw payloads) ─ Flink SQL (Java): user_id = JSON_VALUE(payload), TUMBLE per user
-        └─ validate + fold into keyed UserState (Python, one call per user batch)
+    source (raw payloads) ─ Flink SQL (Java): bucket = |HASH_CODE(JSON_VALUE(payload, user_id))| mod B, TUMBLE per bucket
+        └─ validate + fold each user into its UserState (Python, one call per bucket batch, MapState per user)
               ├─ dead letters: invalid + late events ─→ dead-letter writer
               └─ feature rows ────────────────────────→ store writer
 
 Why micro-batches in Java before any Python: on a 2-core box a PyFlink Python
 function costs ~50 µs per call in thread mode before it does any work (measured,
-see bench/README.md), so per-event Python calls cap the job near 10k events/s.
-Flink SQL groups each user's events that arrive within ``job.micro_batch_ms`` into
-one call. Event-time semantics (sliding windows, decay, lateness) are computed in
-the user's state from each event's own time, so batching never changes results.
+see bench/README.md), so per-event Python calls cap the job near 10k events/s, and
+keyed by user, traffic of many users with one event each still pays about a millisecond
+per event in Python calls and Table↔DataStream conversions (stop 13's profile). Flink SQL
+routes users to ``job.user_buckets`` buckets and groups a bucket's events that arrive
+within ``job.micro_batch_ms`` into one call, which folds every user in it (their states
+in a MapState of the bucket). Event-time semantics (sliding windows, decay, lateness) are
+computed in each user's state from each event's own time, so batching never changes results.
 
 Run directly: ``python -m flink_jobs.feature_job --input events.jsonl``.
 """
@@ -76,13 +79,16 @@ def register_raw_view(t_env, raw_stream, cfg: RecstreamConfig, bounded: bool) ->
     return view
 
 
-def micro_batch_table(t_env, view: str, cfg: RecstreamConfig, line_based: bool = False,
-                      with_origin: bool = False):
-    """Table (user_id, payloads, n, window_start): each user's raw payloads per micro-batch
-    window, from a view with columns ``f0`` (raw payload) and ``batch_time`` (time attribute),
-    and, ``with_origin``, ``origin`` (where the record came from, e.g. Kafka topic/partition/offset),
-    which is prefixed to its payload with a tab."""
+def bucket_batch_table(t_env, view: str, cfg: RecstreamConfig, line_based: bool = False,
+                       with_origin: bool = False):
+    """Table (bucket, records, n, window_start): the raw payloads of each user bucket
+    (``|HASH_CODE(user_id)| mod job.user_buckets``) per micro-batch window, from a view with
+    columns ``f0`` (raw payload) and ``batch_time`` (time attribute) and, ``with_origin``,
+    ``origin`` (where the record came from, e.g. Kafka topic/partition/offset). Each record is
+    ``<escaped user id> TAB [origin TAB] payload`` (``udfs.features.bucket_fold``), records are
+    newline-joined in arrival order."""
     batch_s = cfg.job.micro_batch_ms / 1000.0
+    buckets = cfg.job.user_buckets
     # Valid JSON never holds a raw newline outside whitespace, so newline is a safe separator.
     # Line-based sources (replay files) cannot carry a raw newline; others (Kafka) can, and JSON
     # allows one only as whitespace, so it is blanked out there. A null payload (a Kafka tombstone)
@@ -90,16 +96,23 @@ def micro_batch_table(t_env, view: str, cfg: RecstreamConfig, line_based: bool =
     payload = "COALESCE(f0, '')" if line_based else "REPLACE(REPLACE(COALESCE(f0, ''), CHR(13), ' '), CHR(10), ' ')"
     if with_origin:
         payload = f"CONCAT(origin, CHR(9), {payload})"
+    # the routing id, escaped as udfs.features.bucket_fold.escape_key does (backslash first)
+    key = ("REPLACE(REPLACE(REPLACE(user_id, '\\', '\\\\'), CHR(9), CONCAT('\\', 't')), "
+           "CHR(10), CONCAT('\\', 'n'))")
+    t_env.create_temporary_view(f"{view}_routed", t_env.sql_query(
+        "SELECT user_id, batch_time, "
+        f"CONCAT({key}, CHR(9), {payload}) AS rec "
+        f"FROM (SELECT COALESCE(JSON_VALUE(f0, '$.user_id'), '') AS user_id, f0, batch_time"
+        f"{', origin' if with_origin else ''} FROM {view})"))
     t_env.create_temporary_view(f"{view}_keyed", t_env.sql_query(
-        "SELECT COALESCE(JSON_VALUE(f0, '$.user_id'), '') AS user_id, "
-        f"{payload} AS payload, batch_time FROM {view}"))
+        f"SELECT ABS(MOD(HASH_CODE(user_id), {buckets})) AS bucket, rec, batch_time FROM {view}_routed"))
     # ARRAY_AGG + ARRAY_JOIN rather than LISTAGG: LISTAGG's accumulator re-concatenates the whole
     # string on every row (quadratic in the batch; the hottest frames in a JFR profile), ARRAY_AGG
     # appends to a list and the join happens once per window.
     return t_env.sql_query(
-        "SELECT user_id, ARRAY_JOIN(ARRAY_AGG(payload), '\n') AS payloads, COUNT(*) AS n, window_start "
+        "SELECT bucket, ARRAY_JOIN(ARRAY_AGG(rec), '\n') AS records, COUNT(*) AS n, window_start "
         f"FROM TABLE(TUMBLE(TABLE {view}_keyed, DESCRIPTOR(batch_time), INTERVAL '{batch_s:.3f}' SECOND)) "
-        "GROUP BY user_id, window_start, window_end"
+        "GROUP BY bucket, window_start, window_end"
     )
 
 
@@ -117,9 +130,9 @@ def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str,
     from pyflink.common import Types
     from pyflink.datastream.connectors import Sink
 
-    from udfs.flink.fold import FoldUserState
+    from udfs.flink.fold import FoldUserBuckets
     from udfs.flink.sink import DeadLetterWriter, FeatureWriter
-    from udfs.flink.types import DEAD_TAG, FEATURES
+    from udfs.flink.types import BUCKET_ROWS, DEAD_TAG
 
     t_env.get_config().set("table.exec.resource.default-parallelism", str(source_parallelism))
     params = cfg.features.params()
@@ -128,18 +141,20 @@ def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str,
     store = store_spec(cfg.store)  # picklable, secret-free: workers open the configured backend
     if raw_view is None:
         raw_view = register_raw_view(t_env, raw_stream, cfg, bounded)
-    batch_stream = t_env.to_data_stream(micro_batch_table(t_env, raw_view, cfg, line_based, with_origin))
+    batch_stream = t_env.to_data_stream(bucket_batch_table(t_env, raw_view, cfg, line_based, with_origin))
 
     ttl_ms = int(cfg.job.state_ttl_days * 86_400_000)
     from udfs.features.runtime import FoldOptions, FoldRuntime
 
     options = FoldOptions.from_config(cfg)  # embeddings, population baseline, privacy: opened in the workers
     FoldRuntime(options, params)  # fail fast here (missing key/embeddings/baseline file) rather than in a task
+    scoring = cfg.model.active()
     features = (
-        batch_stream.key_by(lambda r: r[0], key_type=Types.STRING())
-        .process(FoldUserState(params, ttl_ms, with_origin, options), output_type=FEATURES)
+        batch_stream.key_by(lambda r: r[0], key_type=Types.INT())
+        .process(FoldUserBuckets(params, ttl_ms, cfg.job.user_buckets, with_origin, options, score_input=scoring),
+                 output_type=BUCKET_ROWS)
         .name("validate-fold-user-state")
-        .uid("fold-user-state")
+        .uid("fold-user-buckets")  # was fold-user-state (per-user ValueState) before the bucket layout
     )
     dead = features.get_side_output(DEAD_TAG)
     if options.emit_items:  # item side output → per-item batches (SQL) → item fold → item writer
@@ -149,9 +164,9 @@ def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str,
         attach_item_features(t_env, cfg, features.get_side_output(ITEM_TAG), store, run_id, bounded,
                              cfg.job.parallelism)
     rows = features
-    if cfg.model.active():
+    if scoring:
         # cold-start users get the item path's popular list, read from the store, when the item path runs
-        rows = attach_scoring(t_env, cfg, features, store if options.emit_items else None)
+        rows = attach_scoring(t_env, cfg, features, store if options.emit_items else None, ttl_ms)
 
     discard = Sink(DISCARD)
     (rows.map(FeatureWriter(store, run_id), output_type=Types.INT())
@@ -163,16 +178,18 @@ def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str,
     return features
 
 
-def attach_scoring(t_env, cfg: RecstreamConfig, features, popular_store: dict | None = None):
-    """features → pandas UDF (ONNX interest model, Arrow batches) → keyed drift → scored rows.
-    ``popular_store``: store spec whose ``popular_items`` list serves cold-start users."""
+def attach_scoring(t_env, cfg: RecstreamConfig, features, popular_store: dict | None = None,
+                   ttl_ms: int = 30 * 86_400_000):
+    """bucket batches → pandas UDF (ONNX interest model on Arrow batches of bucket batches) →
+    keyed drift (per bucket) → scored bucket batches. ``popular_store``: store spec whose
+    ``popular_items`` list serves cold-start users."""
     from pyflink.common import Types
     from pyflink.table import DataTypes
     from pyflink.table.expressions import col
     from pyflink.table.udf import udf
 
-    from udfs.flink.score import ScoreUsers, TrackDrift
-    from udfs.flink.types import FEATURE_FIELDS, SCORED
+    from udfs.flink.score import BucketDrift, ScoreUsers
+    from udfs.flink.types import SCORED_ROWS
 
     model = cfg.model
     model_dir = model.path.resolve()
@@ -182,16 +199,15 @@ def attach_scoring(t_env, cfg: RecstreamConfig, features, popular_store: dict | 
     parallelism = model.parallelism or cfg.job.parallelism
     t_env.get_config().set("table.exec.resource.default-parallelism", str(parallelism))
     score = udf(ScoreUsers(str(model_dir), model.provider, model.gpu_mem_limit_mb, model.cold_start_min_events,
-                           model.threads, popular_store, model.spin),
+                           model.threads, popular_store, model.spin, model.batch_size),
                 result_type=DataTypes.STRING(), func_type="pandas")
     table = t_env.from_data_stream(features)
-    scored = table.select(*[col(f) for f in FEATURE_FIELDS],
-                          score(col("item_ids"), col("n_applied"), col("event_count"), col("event_time"))
-                          .alias("scores"))
+    scored = table.select(col("bucket"), col("batch_start_ms"), col("n_users"), col("users"),
+                          score(col("score_input")).alias("scores"))
     return (t_env.to_data_stream(scored)
-            .key_by(lambda r: r[0], key_type=Types.STRING())
-            .process(TrackDrift(), output_type=SCORED)
-            .name("interest-drift").uid("interest-drift"))
+            .key_by(lambda r: r[0], key_type=Types.INT())
+            .process(BucketDrift(ttl_ms), output_type=SCORED_ROWS)
+            .name("interest-drift").uid("interest-drift-buckets"))
 
 
 def file_source_stream(env, path: Path):

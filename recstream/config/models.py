@@ -180,7 +180,10 @@ class JobConfig(Section):
     name: str = "recstream-features"
     parallelism: int = Field(1, ge=1)
     execution_mode: Literal["thread", "process"] = "thread"
-    micro_batch_ms: int = Field(200, ge=1, description="per-user micro-batch window (arrival time)")
+    micro_batch_ms: int = Field(200, ge=1, description="micro-batch window (arrival time) per user bucket")
+    user_buckets: int = Field(32, ge=1, le=1 << 20, description=(
+        "users are routed to this many buckets; one Python call folds all users of a bucket's micro-batch. "
+        "Part of the state layout: a restore with another count fails (docs/cluster.md)"))
     arrival_watermark_delay_ms: int = Field(1000, ge=0, description="slack for wall-clock jitter (bounded inputs)")
     state_ttl_days: float = Field(30.0, gt=0)
     state_cache_size: int = Field(100_000, ge=0)

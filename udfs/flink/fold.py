@@ -1,46 +1,42 @@
-"""Validate and fold a per-user micro-batch of raw events into the user's keyed state.
+"""Validate and fold a micro-batch of one user *bucket* into its users' keyed states.
 
-The batch arrives as the raw payloads of one routing key (the ``user_id`` Flink SQL
-extracted) joined by newlines, each optionally prefixed by its origin (Kafka
-topic/partition/offset) and a tab. Each payload is validated here: invalid ones go
-to the dead-letter side output with their reason and origin, late ones (behind the
-user's allowed lateness) too. One ``ValueState`` holds the pickled :class:`UserState`, so
-a batch costs a single state read and write whatever its size.
+Flink SQL routes every event to ``bucket = |HASH_CODE(user_id)| mod job.user_buckets`` and
+groups a bucket's events per micro-batch window; this operator (keyed by bucket) gets one
+call per bucket batch and folds each user in it with :func:`udfs.features.bucket_fold.fold_bucket`.
+A ``MapState`` per bucket holds the pickled :class:`UserState` of each user, keyed by the
+store key (the pseudonym when pseudonymisation is on), with the state TTL applying per user.
 
-The optional feature parts (interactions, anomaly, content interest) live in the same
-``UserState``; their run-time inputs (population baseline, item embeddings), the
-pseudonymiser and the persisted-field allow-list are opened in ``open()`` from the
-picklable :class:`FoldOptions` (``udfs.features.runtime``), exactly as the backfill opens
-them. With item features on, each batch also emits one row on the item side output:
-its applied events as compact records (``udfs.features.item_fold``), which Flink SQL
-groups per item for the keyed item fold.
+Why buckets and not users as the Flink key: PyFlink costs about a millisecond per record
+that crosses the Python boundary and the Table↔DataStream conversions (profiled in stop 13,
+bench/README.md); keyed by user, traffic of many users with one event each pays it per event.
+Keyed by bucket, a call carries every user of the bucket that had events in the window.
 
-Privacy: with pseudonymisation on, feature rows carry the pseudonym and dead letters
-the pseudonymised payload; the Flink key (and so the keyed state and its checkpoints)
-is still the raw user id, because the routing key is extracted in Flink SQL, which has
-no keyed hash (docs/features.md, Privacy).
+The bucket count is part of the state layout (a user's state lives in its bucket): a
+``ValueState`` per bucket records the count it was written with, and a job restored with a
+different ``job.user_buckets`` fails with a message saying so instead of silently starting
+users afresh.
+
+Outputs: one row per bucket batch with its user lines and score-input lines (formats in
+``udfs.features.bucket_fold``); invalid and late events on the dead-letter side output with
+their reason and origin; with item features on, the applied events as compact records on
+the item side output (one row per bucket batch).
 """
 from __future__ import annotations
 
-import json
 import pickle
 import time
 
 from pyflink.common import Row, Types
 from pyflink.common.time import Time
 from pyflink.datastream import KeyedProcessFunction
-from pyflink.datastream.state import StateTtlConfig, ValueStateDescriptor
+from pyflink.datastream.state import MapStateDescriptor, StateTtlConfig, ValueStateDescriptor
 
-from udfs.events import try_parse_event
-from udfs.features.anomaly import excluded
-from udfs.features.item_fold import encode_record
+from udfs.features.bucket_fold import fold_bucket
 from udfs.features.params import FeatureParams
 from udfs.features.runtime import FoldOptions, FoldRuntime
-from udfs.features.user_state import LATE, TYPE_INDEX, UserState
 from udfs.flink.metrics import SettableGauge
 from udfs.flink.types import DEAD_TAG, ITEM_TAG
 
-MAX_RAW_IN_DEAD_LETTER = 16 * 1024
 STATE_SIZE_EVERY = 100
 
 
@@ -63,16 +59,38 @@ def epoch_ms(instant) -> int:
     return int(dt.timestamp() * 1000)
 
 
-class FoldUserState(KeyedProcessFunction):
-    def __init__(self, params: FeatureParams, ttl_ms: int, with_origin: bool = False,
-                 options: FoldOptions | None = None) -> None:
+class _UserStates:
+    """The bucket's MapState as the mapping ``fold_bucket`` takes (process mode's ``get`` raises on a miss)."""
+
+    def __init__(self, map_state) -> None:
+        self.map_state = map_state
+
+    def get(self, key):
+        try:
+            return self.map_state.get(key)
+        except KeyError:
+            return None
+
+    def __setitem__(self, key, state) -> None:
+        self.map_state.put(key, state)
+
+
+class BucketLayoutError(RuntimeError):
+    pass
+
+
+class FoldUserBuckets(KeyedProcessFunction):
+    def __init__(self, params: FeatureParams, ttl_ms: int, buckets: int, with_origin: bool = False,
+                 options: FoldOptions | None = None, score_input: bool = True) -> None:
         self.params = params
         self.ttl_ms = ttl_ms
+        self.buckets = buckets
         self.with_origin = with_origin
         self.options = options or FoldOptions()
+        self.score_input = score_input
 
     def open(self, runtime_context):
-        desc = ValueStateDescriptor("user_state", Types.PICKLED_BYTE_ARRAY())
+        desc = MapStateDescriptor("users", Types.STRING(), Types.PICKLED_BYTE_ARRAY())
         ttl = (
             StateTtlConfig.new_builder(Time.milliseconds(self.ttl_ms))
             .set_update_type(StateTtlConfig.UpdateType.OnCreateAndWrite)
@@ -80,13 +98,16 @@ class FoldUserState(KeyedProcessFunction):
             .build()
         )
         desc.enable_time_to_live(ttl)
-        self.state = runtime_context.get_state(desc)
+        self.states = _UserStates(runtime_context.get_map_state(desc))
+        self.layout = runtime_context.get_state(ValueStateDescriptor("bucket_count", Types.INT()))
+        self.checked: set[int] = set()
         group = runtime_context.get_metrics_group().add_group("recstream")
         self.m_in = group.counter("events_in")
         self.m_applied = group.counter("events_applied")
         self.m_invalid = group.counter("events_invalid")
         self.m_late = group.counter("events_late")
         self.m_batches = group.counter("micro_batches")
+        self.m_users = group.counter("user_batches")
         self.m_excluded = group.counter("events_excluded_from_items")
         # event-time lag (wall clock - the newest event time folded) and the pickled size of a user
         # state, sampled every STATE_SIZE_EVERY batches (pickling costs about as much as a fold)
@@ -95,82 +116,56 @@ class FoldUserState(KeyedProcessFunction):
         self.batches_seen = 0
         self.g_lag = SettableGauge(group, "event_time_lag_ms")  # pushed, see udfs/flink/metrics.py
         self.g_state_bytes = SettableGauge(group, "state_bytes_per_user_avg")
+        self.g_users_per_batch = SettableGauge(group, "users_per_micro_batch")
         self.rt = FoldRuntime(self.options, self.params)  # loads embeddings, population, pseudonym key
         self.emit_items = self.options.emit_items
         # histograms/distributions exist only in process mode's metric group
-        if hasattr(group, "distribution"):
-            self.m_batch_size = group.distribution("micro_batch_size")
-        else:
-            self.m_batch_size = None
+        self.m_batch_size = group.distribution("micro_batch_size") if hasattr(group, "distribution") else None
+
+    def _check_layout(self, bucket: int) -> None:
+        stored = self.layout.value()
+        if stored is None:
+            self.layout.update(self.buckets)
+        elif stored != self.buckets:
+            raise BucketLayoutError(
+                f"job.user_buckets is {self.buckets} but the restored state was written with {stored} buckets: "
+                f"users' states live in their bucket, so the count cannot change on a restore; set "
+                f"job.user_buckets={stored} or start without the savepoint (docs/cluster.md, upgrades)")
+        self.checked.add(bucket)
 
     def process_element(self, row, ctx):
-        key, payloads = row[0], row[1]
-        params = self.params
-        rt = self.rt
-        state = None
-        seen = applied = invalid = 0
-        with_origin = self.with_origin
-        origin = ""
-        records = [] if self.emit_items else None
-        exclude = params.anomaly_on
-        n_excluded = 0
-        for payload in payloads.split("\n"):
-            seen += 1
-            if with_origin:
-                origin, _, payload = payload.partition("\t")
-            event, reason = try_parse_event(payload)
-            if event is not None and event["user_id"] != key:
-                event, reason = None, rt.ambiguous_reason(key, event["user_id"])
-            if event is None:
-                invalid += 1
-                yield DEAD_TAG, Row("parse", reason, rt.dead_raw(payload[:MAX_RAW_IN_DEAD_LETTER]), origin)
-                continue
-            if state is None:
-                state = self.state.value() or UserState(params)
-            verdict = state.apply_event(event, params, rt)
-            if verdict != LATE:
-                applied += 1
-                if records is not None:
-                    excl = exclude and excluded(verdict, params.anomaly)
-                    n_excluded += excl
-                    records.append(encode_record(event, TYPE_INDEX[event["event_type"]], excl))
-            else:
-                reason = (
-                    f"late: event_time {event['event_time']} is more than {params.allowed_lateness_ms} ms "
-                    f"behind the user's newest event time {state.last_ts}"
-                )
-                yield DEAD_TAG, Row("late", reason, rt.dead_raw(payload), origin)
-        self.m_in.inc(seen)
+        bucket, records = row[0], row[1]
+        if bucket not in self.checked:
+            self._check_layout(bucket)
+        res = fold_bucket(records, self.states, self.params, self.rt, self.with_origin, self.emit_items,
+                          self.score_input)
+        for stage, reason, raw, origin in res.dead:
+            yield DEAD_TAG, Row(stage, reason, raw, origin)
+        self.m_in.inc(res.seen)
         self.m_batches.inc()
         if self.m_batch_size is not None:
-            self.m_batch_size.update(seen)
-        if invalid:
-            self.m_invalid.inc(invalid)
-        if state is None:
+            self.m_batch_size.update(res.seen)
+        if res.invalid:
+            self.m_invalid.inc(res.invalid)
+        if res.late:
+            self.m_late.inc(res.late)
+        if res.excluded:
+            self.m_excluded.inc(res.excluded)
+        n_users = len(res.user_lines)
+        if not n_users:
             return
-        if applied:
-            self.m_applied.inc(applied)
-        if n_excluded:
-            self.m_excluded.inc(n_excluded)
-        if seen - invalid - applied:
-            self.m_late.inc(seen - invalid - applied)
-        # late-only batches still change state (its late counter): always write and emit
-        self.state.update(state)
-        if state.last_ts is not None:
-            self.lag_ms = int(time.time() * 1000) - state.last_ts
+        self.m_users.inc(n_users)
+        self.g_users_per_batch.set(n_users)
+        if res.applied:
+            self.m_applied.inc(res.applied)
+        if res.newest_ts is not None:
+            self.lag_ms = int(time.time() * 1000) - res.newest_ts
             self.g_lag.set(self.lag_ms)
         self.batches_seen += 1
         if self.batches_seen % STATE_SIZE_EVERY == 1:
-            size = len(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL))
+            size = len(pickle.dumps(res.last_state, protocol=pickle.HIGHEST_PROTOCOL))
             self.state_bytes_avg = size if self.batches_seen == 1 else self.state_bytes_avg + 0.1 * (size - self.state_bytes_avg)
             self.g_state_bytes.set(self.state_bytes_avg)
-        batch_start_ms = epoch_ms(row[3])
-        yield Row(
-            rt.user_key(key), state.last_ts, state.seq, applied, state.seq - state.late, batch_start_ms,
-            rt.features_json(state, params),
-            rt.sequence_json(state),
-            # the model input alone, cheap to decode in the scoring UDF
-            json.dumps(state.sequence.item_ids(), separators=(",", ":")),
-        )
-        if records:
-            yield ITEM_TAG, Row("\n".join(records))
+        yield Row(bucket, epoch_ms(row[3]), n_users, "\n".join(res.user_lines), "\n".join(res.score_lines))
+        if res.item_records:
+            yield ITEM_TAG, Row("\n".join(res.item_records))

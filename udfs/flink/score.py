@@ -1,10 +1,10 @@
 """Vectorized (pandas/Arrow) scoring UDF and the keyed drift step.
 
 ``ScoreUsers`` is a Table API pandas scalar function: Flink hands it Arrow batches of
-up to ``python.fn-execution.arrow.batch.size`` rows, and it runs the ONNX model once
-per batch. One onnxruntime session per Python worker, created in ``open()``.
-``TrackDrift`` keeps each user's previous embedding in keyed state and adds the
-cosine distance between it and the new one.
+bucket batches (each row: the users of one bucket micro-batch, ``udfs.features.bucket_fold``),
+and it runs the ONNX model on all their users together, ``model.batch_size`` users per call.
+One onnxruntime session per Python worker, created in ``open()``. ``BucketDrift`` keeps each
+user's previous embedding in keyed state and adds the cosine distance between it and the new one.
 """
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import time
 
 from pyflink.common import Row, Types
 from pyflink.datastream import KeyedProcessFunction
-from pyflink.datastream.state import ValueStateDescriptor
+from pyflink.common.time import Time
+from pyflink.datastream.state import MapStateDescriptor, StateTtlConfig
 from pyflink.table.udf import ScalarFunction
 
 from udfs.flink.metrics import SettableGauge
@@ -22,8 +23,10 @@ from udfs.inference import Scorer, cosine_distance
 
 class ScoreUsers(ScalarFunction):
     def __init__(self, model_dir: str, provider: str, gpu_mem_limit_mb: int, cold_start_min_events: int,
-                 threads: int | None, popular_store: dict | str | None = None, spin: bool = False) -> None:
+                 threads: int | None, popular_store: dict | str | None = None, spin: bool = False,
+                 batch_size: int = 1000) -> None:
         self.model_dir = model_dir
+        self.batch_size = batch_size
         self.provider = provider
         self.gpu_mem_limit_mb = gpu_mem_limit_mb
         self.cold_start_min_events = cold_start_min_events
@@ -57,35 +60,39 @@ class ScoreUsers(ScalarFunction):
         SettableGauge(group.add_group("provider", self.scorer.provider), "in_use").set(1)
         SettableGauge(group.add_group("model_version", self.version), "in_use").set(1)
 
-    def eval(self, item_ids, n_applied, event_count, event_time):
-        """item_ids: JSON lists of the users' last-N item ids (oldest first)."""
+    def eval(self, score_input):
+        """score_input: per bucket batch, newline-joined JSON lines ``[item_ids, n_applied, last_ts,
+        event_count]`` (one per user, ``udfs.features.bucket_fold``); returns per bucket batch the
+        newline-joined JSON model outputs, line for line. Users of every bucket batch in the Arrow
+        batch are scored together, ``batch_size`` users per model call."""
         import pandas as pd
 
         t0 = time.perf_counter()
-        seqs = [json.loads(s) for s in item_ids]
-        # literal arguments arrive as scalars, columns as Series
-        if not hasattr(n_applied, "__len__"):
-            n_applied = [n_applied] * len(seqs)
-        if not hasattr(event_count, "__len__"):
-            event_count = [event_count] * len(seqs)
-        if not hasattr(event_time, "__len__"):
-            event_time = [event_time] * len(seqs)
-        for seq, n, ts in zip(seqs, n_applied, event_time):
+        per_row = [s.split("\n") for s in score_input]
+        flat = [json.loads(line) for lines in per_row for line in lines]
+        for seq, n, ts, _ in flat:
             if n:
-                self.scorer.observe_items(seq[-int(n):], int(ts))
-        results = self.scorer.score(seqs, [int(c) for c in event_count])
-        out = [
+                self.scorer.observe_items(seq[-n:], ts)
+        results = []
+        for i in range(0, len(flat), self.batch_size):
+            chunk = flat[i:i + self.batch_size]
+            results += self.scorer.score([f[0] for f in chunk], [f[3] for f in chunk])
+            self.m_batches.inc()
+            self.m_batch.update(len(chunk))
+        lines = [
             json.dumps({"v": self.version, "cold": r.cold_start, "emb": r.embedding, "items": r.items,
                         "scores": r.scores}, separators=(",", ":"))
             for r in results
         ]
-        n = len(out)
+        out, pos = [], 0
+        for row_lines in per_row:
+            out.append("\n".join(lines[pos:pos + len(row_lines)]))
+            pos += len(row_lines)
+        n = len(lines)
         dt_us = int((time.perf_counter() - t0) * 1e6)
         self.m_last_latency.set(dt_us)
         self.m_rows.inc(n)
-        self.m_batches.inc()
         self.m_rate.mark_event(n)
-        self.m_batch.update(n)
         self.m_latency.update(dt_us)
         cold = sum(r.cold_start for r in results)
         if cold:
@@ -97,18 +104,36 @@ class ScoreUsers(ScalarFunction):
             self.popular.close()
 
 
-class TrackDrift(KeyedProcessFunction):
-    """Adds ``drift`` (cosine distance to the previous warm embedding) to each scored row."""
+class BucketDrift(KeyedProcessFunction):
+    """Keyed by bucket: adds each user's ``drift`` (cosine distance between the new warm embedding
+    and the previous one, kept per user in a ``MapState`` under the user's store key) to a scored
+    bucket batch, as a ``drifts`` column of lines (empty line: no drift)."""
+
+    def __init__(self, ttl_ms: int) -> None:
+        self.ttl_ms = ttl_ms
 
     def open(self, runtime_context):
-        self.prev = runtime_context.get_state(ValueStateDescriptor("prev_embedding", Types.PICKLED_BYTE_ARRAY()))
+        desc = MapStateDescriptor("prev_embedding", Types.STRING(), Types.PICKLED_BYTE_ARRAY())
+        desc.enable_time_to_live(StateTtlConfig.new_builder(Time.milliseconds(self.ttl_ms))
+                                 .set_update_type(StateTtlConfig.UpdateType.OnCreateAndWrite)
+                                 .set_state_visibility(StateTtlConfig.StateVisibility.NeverReturnExpired).build())
+        self.prev = runtime_context.get_map_state(desc)
+
+    def _get(self, key):
+        try:
+            return self.prev.get(key)
+        except KeyError:  # process mode raises on a miss
+            return None
 
     def process_element(self, row, ctx):
-        scores = json.loads(row[9])
-        drift = None
-        if not scores["cold"]:
-            prev = self.prev.value()
-            drift = cosine_distance(prev, scores["emb"])
-            self.prev.update(scores["emb"])
-        scores["drift"] = drift
-        yield Row(*row[:9], json.dumps(scores, separators=(",", ":")))
+        drifts = []
+        for line, scored in zip(row[3].split("\n"), row[4].split("\n")):
+            s = json.loads(scored)
+            if s["cold"]:
+                drifts.append("")
+                continue
+            key = json.loads(line[:line.index("\t")])
+            drift = cosine_distance(self._get(key), s["emb"])
+            self.prev.put(key, s["emb"])
+            drifts.append("" if drift is None else repr(drift))
+        yield Row(row[0], row[1], row[2], row[3], row[4], "\n".join(drifts))

@@ -19,13 +19,45 @@ from pyflink.datastream import MapFunction
 
 from recstream.store.base import DeadLetter, FeatureRow, ModelVersion, ScoreRow
 from recstream.store.factory import open_store_spec
+from udfs.features.bucket_fold import parse_user_line
 from udfs.flink.metrics import SettableGauge
 from udfs.flink.types import subtask_index
 
 STATS_EVERY_S = 1.0
-LATENCY_WARMUP_S = 5.0
-EWMA = 0.05  # weight of the newest sample in the moving-average gauges  # latency percentiles leave out rows written in the first seconds of output
+LATENCY_WARMUP_S = 5.0  # latency percentiles leave out rows written in the first seconds of output
+EWMA = 0.05  # weight of the newest sample in the moving-average gauges
 MODEL_NAME = "interest"  # model_versions partition the scores' versions are registered under
+LATENCY_SAMPLES = 100_000
+
+
+class LatencySample:
+    """Batch start → stored latencies (ms), one per user row, as a uniform reservoir of at most
+    ``cap`` values so a long run's memory stays bounded; the maximum is exact."""
+
+    def __init__(self, cap: int = LATENCY_SAMPLES, seed: int = 0) -> None:
+        import random
+
+        self.cap = cap
+        self.values: list[int] = []
+        self.n = 0
+        self.max = 0
+        self._rng = random.Random(seed)
+
+    def add(self, ms: int, count: int = 1) -> None:
+        self.max = max(self.max, ms)
+        for _ in range(count):
+            self.n += 1
+            if len(self.values) < self.cap:
+                self.values.append(ms)
+            else:
+                j = self._rng.randrange(self.n)
+                if j < self.cap:
+                    self.values[j] = ms
+
+    def summary(self) -> dict[str, int]:
+        lat = sorted(self.values)
+        return {"latency_p50_ms": lat[len(lat) // 2], "latency_p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))],
+                "latency_max_ms": self.max}
 
 
 class _StoreWriter(MapFunction):
@@ -73,7 +105,7 @@ class FeatureWriter(_StoreWriter):
         self.users: set[str] = set()
         self.stats.update(events_applied=0, feature_rows=0, users_updated=0, first_write_ms=0, last_write_ms=0,
                           scored_rows=0, cold_start_rows=0)
-        self.latencies_ms: list[int] = []
+        self.latencies = LatencySample()
         self.model_versions: set[str] = set()
         # gauges (thread mode has no histograms): distinct users written by this subtask, and moving
         # averages of the store round trip and of micro-batch start → row stored
@@ -85,47 +117,55 @@ class FeatureWriter(_StoreWriter):
         self.g_batch_to_store = SettableGauge(group, "batch_to_store_ms_avg")
 
     def map(self, row):
-        # row: user_id, event_time, state_seq, n_applied, event_count, batch_start_ms, features, sequence,
-        #      item_ids[, scores]
-        scores = None
-        if len(row) > 9 and row[9]:
-            s = json.loads(row[9])
-            scores = ScoreRow(row[0], row[1], row[2], s["v"], s["cold"], s["emb"], s["items"], s["scores"],
-                              s.get("drift"))
-            self.stats["scored_rows"] += 1
-            self.stats["cold_start_rows"] += int(s["cold"])
-        # returns once the store acknowledged features, sequence and scores of this user
+        # row: bucket, batch_start_ms, n_users, users[, scores, drifts] (udfs.flink.types)
+        batch_start_ms = row[1]
+        scored = len(row) > 5
+        score_lines = row[4].split("\n") if scored else None
+        drifts = row[5].split("\n") if scored else None
+        batch, applied = [], 0
+        for i, line in enumerate(row[3].split("\n")):
+            key, ts, seq, n_applied, _, features, sequence = parse_user_line(line)
+            applied += n_applied
+            scores = None
+            if scored:
+                s = json.loads(score_lines[i])
+                scores = ScoreRow(key, ts, seq, s["v"], s["cold"], s["emb"], s["items"], s["scores"],
+                                  float(drifts[i]) if drifts[i] else None)
+                self.stats["scored_rows"] += 1
+                self.stats["cold_start_rows"] += int(s["cold"])
+                if scores.model_version not in self.model_versions:
+                    self.store.register_model_versions([ModelVersion(MODEL_NAME, scores.model_version,
+                                                                     int(time.time() * 1000))])
+                    self.model_versions.add(scores.model_version)
+            batch.append((FeatureRow(key, ts, seq, features, sequence), scores))
+            self.users.add(key)
+        # returns once the store acknowledged features, sequences and scores of the whole bucket batch
         t0 = time.perf_counter()
-        self.store.upsert_users([(FeatureRow(row[0], row[1], row[2], row[6], row[7]), scores)])
+        self.store.upsert_users(batch)
         self.write_ms_avg += EWMA * ((time.perf_counter() - t0) * 1000 - self.write_ms_avg)
-        self.rows_written.inc()
+        n = len(batch)
+        self.rows_written.inc(n)
         now_ms = int(time.time() * 1000)
-        if row[5]:
-            self.batch_to_store_ms_avg += EWMA * (now_ms - row[5] - self.batch_to_store_ms_avg)
-        if scores is not None and scores.model_version not in self.model_versions:
-            self.store.register_model_versions([ModelVersion(MODEL_NAME, scores.model_version, now_ms)])
-            self.model_versions.add(scores.model_version)
+        if batch_start_ms:
+            self.batch_to_store_ms_avg += EWMA * (now_ms - batch_start_ms - self.batch_to_store_ms_avg)
         if not self.stats["first_write_ms"]:
             self.stats["first_write_ms"] = now_ms
         self.stats["last_write_ms"] = now_ms
-        if row[5] and now_ms - self.stats["first_write_ms"] >= LATENCY_WARMUP_S * 1000:
-            self.latencies_ms.append(now_ms - row[5])
-        self.users.add(row[0])
+        if batch_start_ms and now_ms - self.stats["first_write_ms"] >= LATENCY_WARMUP_S * 1000:
+            self.latencies.add(now_ms - batch_start_ms, n)
         self.g_users.set(len(self.users))
         self.g_write_us.set(self.write_ms_avg * 1000)
         self.g_batch_to_store.set(self.batch_to_store_ms_avg)
-        self.stats["events_applied"] += row[3]
-        self.stats["feature_rows"] += 1
+        self.stats["events_applied"] += applied
+        self.stats["feature_rows"] += n
         self.stats["users_updated"] = len(self.users)
         self._maybe_flush_stats()
         return 0
 
     def close(self):
-        lat = sorted(getattr(self, "latencies_ms", []))
-        if lat:
-            self.stats["latency_p50_ms"] = lat[len(lat) // 2]
-            self.stats["latency_p99_ms"] = lat[min(len(lat) - 1, int(len(lat) * 0.99))]
-            self.stats["latency_max_ms"] = lat[-1]
+        lat = getattr(self, "latencies", None)
+        if lat is not None and lat.n:
+            self.stats.update(lat.summary())
         super().close()
 
 

@@ -11,11 +11,11 @@ DEAD_FIELDS = ["stage", "reason", "raw", "origin"]
 DEAD = Types.ROW_NAMED(DEAD_FIELDS, [Types.STRING(), Types.STRING(), Types.STRING(), Types.STRING()])
 DEAD_TAG = OutputTag("dead-letters", DEAD)
 
-FEATURE_FIELDS = ["user_id", "event_time", "state_seq", "n_applied", "event_count", "batch_start_ms",
-                  "features", "sequence", "item_ids"]
-_FEATURE_TYPES = [Types.STRING(), Types.LONG(), Types.LONG(), Types.INT(), Types.LONG(), Types.LONG(),
-                  Types.STRING(), Types.STRING(), Types.STRING()]
-FEATURES = Types.ROW_NAMED(FEATURE_FIELDS, _FEATURE_TYPES)
+# one bucket micro-batch after the fold: its users' lines and score-input lines, newline-joined
+# (formats in udfs.features.bucket_fold); batch_start_ms: start of the micro-batch window
+BUCKET_FIELDS = ["bucket", "batch_start_ms", "n_users", "users", "score_input"]
+_BUCKET_TYPES = [Types.INT(), Types.LONG(), Types.INT(), Types.STRING(), Types.STRING()]
+BUCKET_ROWS = Types.ROW_NAMED(BUCKET_FIELDS, _BUCKET_TYPES)
 
 # the applied events of one user batch for the item features: compact records, one per line
 # (udfs.features.item_fold), split and grouped per item in Flink SQL
@@ -26,9 +26,10 @@ ITEM_FIELDS = ["item_id", "event_time", "state_seq", "features", "popularity", "
 ITEM_ROW = Types.ROW_NAMED(ITEM_FIELDS, [Types.STRING(), Types.LONG(), Types.LONG(), Types.STRING(), Types.DOUBLE(),
                                          Types.DOUBLE(), Types.STRING()])
 
-# feature row + model output (JSON: embedding, top-K, version, drift, cold_start) for the writer
-SCORED_FIELDS = FEATURE_FIELDS + ["scores"]
-SCORED = Types.ROW_NAMED(SCORED_FIELDS, _FEATURE_TYPES + [Types.STRING()])
+# after scoring and the drift step: model output per user (JSON lines: embedding, top-K, version,
+# cold_start) and the drift per user (lines: a float, or empty when there is none)
+SCORED_FIELDS = ["bucket", "batch_start_ms", "n_users", "users", "scores", "drifts"]
+SCORED_ROWS = Types.ROW_NAMED(SCORED_FIELDS, _BUCKET_TYPES[:4] + [Types.STRING(), Types.STRING()])
 
 
 def subtask_index(runtime_context) -> int:
