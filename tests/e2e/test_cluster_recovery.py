@@ -128,6 +128,14 @@ def test_savepoint_upgrade_keeps_state(flink_cluster, cluster_overrides, tmp_pat
     assert 0 < at_stop < total and read1 < len(lines), "the savepoint must be taken mid-stream"
     assert Path(savepoint).is_relative_to(tmp_path / "savepoints") and (Path(savepoint) / "_metadata").exists()
 
+    # users' states live in their bucket: a restore with another bucket count must fail and say why
+    # instead of starting every user afresh
+    bad = job_config(tmp_path, cluster_overrides, *CHECKPOINTS, f"job.user_buckets={cfg1.job.user_buckets + 1}")
+    sub_bad = submit_paced(bad, path, from_savepoint=savepoint)
+    assert rest.wait_for_state(sub_bad.job_id, {"FAILED"}, timeout_s=120) == "FAILED"
+    assert "job.user_buckets" in json.dumps(rest.exceptions(sub_bad.job_id))
+    assert stored_progress(cfg1.store.sqlite.path) == at_stop, "the refused restore must not write"
+
     # the upgrade: a new model version, and state moves from the heap to RocksDB (savepoints are
     # written in the canonical format, which any state backend restores)
     cfg2 = job_config(tmp_path, cluster_overrides, *CHECKPOINTS, f"model.path={v2}",

@@ -24,6 +24,14 @@ def job_run(tmp_path_factory):
     lines = list(replay_lines(SPEC))
     # payloads a Kafka topic could carry: binary junk and a JSON array
     lines[5:5] = ["\x00\x01garbage", '["not", "an", "object"]']
+    # user ids that need the routing key's escaping (tab, newline, backslash) or are not ASCII:
+    # each must keep one state, in its own bucket, and never be taken for another
+    t0 = json.loads(lines[0])["event_time"]
+    odd = ["odd\tid", "odd\\tid", "odd\nid", "odd\\", "ünï😀"]
+    for k in range(4):
+        for j, uid in enumerate(odd):
+            lines.insert(40 * k + j, json.dumps({"event_id": f"odd-{j}-{k}", "user_id": uid, "item_id": f"i{k}",
+                                                 "event_type": "click", "event_time": t0 + k * 1000}))
     # two files split by user id (like a keyed topic with two partitions): two parallel readers
     from recstream.replay import partition_of
 
@@ -63,6 +71,7 @@ def test_stored_features_match_batch_computation(job_run):
     with SqliteStore(cfg.store.sqlite.path, read_only=True) as st:
         stored = {s["user_id"]: s for s in st.iter_user_states()}
     assert set(stored) == set(states)
+    assert {"odd\tid", "odd\\tid", "odd\nid", "odd\\", "ünï😀"} <= set(stored)
     for uid, state in states.items():
         row = stored[uid]
         assert row["event_time"] == state.last_ts and row["state_seq"] == state.seq, uid

@@ -60,16 +60,12 @@ def epoch_ms(instant) -> int:
 
 
 class _UserStates:
-    """The bucket's MapState as the mapping ``fold_bucket`` takes (process mode's ``get`` raises on a miss)."""
+    """The bucket's MapState as the mapping ``fold_bucket`` takes (``get`` is None on a miss in
+    both execution modes)."""
 
     def __init__(self, map_state) -> None:
         self.map_state = map_state
-
-    def get(self, key):
-        try:
-            return self.map_state.get(key)
-        except KeyError:
-            return None
+        self.get = map_state.get
 
     def __setitem__(self, key, state) -> None:
         self.map_state.put(key, state)

@@ -119,12 +119,6 @@ class BucketDrift(KeyedProcessFunction):
                                  .set_state_visibility(StateTtlConfig.StateVisibility.NeverReturnExpired).build())
         self.prev = runtime_context.get_map_state(desc)
 
-    def _get(self, key):
-        try:
-            return self.prev.get(key)
-        except KeyError:  # process mode raises on a miss
-            return None
-
     def process_element(self, row, ctx):
         drifts = []
         for line, scored in zip(row[3].split("\n"), row[4].split("\n")):
@@ -133,7 +127,7 @@ class BucketDrift(KeyedProcessFunction):
                 drifts.append("")
                 continue
             key = json.loads(line[:line.index("\t")])
-            drift = cosine_distance(self._get(key), s["emb"])
+            drift = cosine_distance(self.prev.get(key), s["emb"])
             self.prev.put(key, s["emb"])
             drifts.append("" if drift is None else repr(drift))
         yield Row(row[0], row[1], row[2], row[3], row[4], "\n".join(drifts))
