@@ -99,13 +99,10 @@ def bucket_batch_table(t_env, view: str, cfg: RecstreamConfig, line_based: bool 
     # the routing id, escaped as udfs.features.bucket_fold.escape_key does (backslash first)
     key = ("REPLACE(REPLACE(REPLACE(user_id, '\\', '\\\\'), CHR(9), CONCAT('\\', 't')), "
            "CHR(10), CONCAT('\\', 'n'))")
-    t_env.create_temporary_view(f"{view}_routed", t_env.sql_query(
-        "SELECT user_id, batch_time, "
-        f"CONCAT({key}, CHR(9), {payload}) AS rec "
-        f"FROM (SELECT COALESCE(JSON_VALUE(f0, '$.user_id'), '') AS user_id, f0, batch_time"
-        f"{', origin' if with_origin else ''} FROM {view})"))
     t_env.create_temporary_view(f"{view}_keyed", t_env.sql_query(
-        f"SELECT ABS(MOD(HASH_CODE(user_id), {buckets})) AS bucket, rec, batch_time FROM {view}_routed"))
+        f"SELECT ABS(MOD(HASH_CODE(user_id), {buckets})) AS bucket, CONCAT({key}, CHR(9), {payload}) AS rec, "
+        f"batch_time FROM (SELECT COALESCE(JSON_VALUE(f0, '$.user_id'), '') AS user_id, f0, batch_time"
+        f"{', origin' if with_origin else ''} FROM {view})"))
     # ARRAY_AGG + ARRAY_JOIN rather than LISTAGG: LISTAGG's accumulator re-concatenates the whole
     # string on every row (quadratic in the batch; the hottest frames in a JFR profile), ARRAY_AGG
     # appends to a list and the join happens once per window.
@@ -143,7 +140,7 @@ def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str,
         raw_view = register_raw_view(t_env, raw_stream, cfg, bounded)
     batch_stream = t_env.to_data_stream(bucket_batch_table(t_env, raw_view, cfg, line_based, with_origin))
 
-    ttl_ms = int(cfg.job.state_ttl_days * 86_400_000)
+    ttl_ms = cfg.job.state_ttl_ms
     from udfs.features.runtime import FoldOptions, FoldRuntime
 
     options = FoldOptions.from_config(cfg)  # embeddings, population baseline, privacy: opened in the workers
@@ -166,7 +163,7 @@ def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str,
     rows = features
     if scoring:
         # cold-start users get the item path's popular list, read from the store, when the item path runs
-        rows = attach_scoring(t_env, cfg, features, store if options.emit_items else None, ttl_ms)
+        rows = attach_scoring(t_env, cfg, features, store if options.emit_items else None)
 
     discard = Sink(DISCARD)
     (rows.map(FeatureWriter(store, run_id), output_type=Types.INT())
@@ -178,8 +175,7 @@ def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str,
     return features
 
 
-def attach_scoring(t_env, cfg: RecstreamConfig, features, popular_store: dict | None = None,
-                   ttl_ms: int = 30 * 86_400_000):
+def attach_scoring(t_env, cfg: RecstreamConfig, features, popular_store: dict | None = None):
     """bucket batches → pandas UDF (ONNX interest model on Arrow batches of bucket batches) →
     keyed drift (per bucket) → scored bucket batches. ``popular_store``: store spec whose
     ``popular_items`` list serves cold-start users."""
@@ -206,7 +202,7 @@ def attach_scoring(t_env, cfg: RecstreamConfig, features, popular_store: dict | 
                           score(col("score_input")).alias("scores"))
     return (t_env.to_data_stream(scored)
             .key_by(lambda r: r[0], key_type=Types.INT())
-            .process(BucketDrift(ttl_ms), output_type=SCORED_ROWS)
+            .process(BucketDrift(cfg.job.state_ttl_ms), output_type=SCORED_ROWS)
             .name("interest-drift").uid("interest-drift-buckets"))
 
 

@@ -32,7 +32,6 @@ from recstream.config import RecstreamConfig
 from recstream.replay import replay_files
 
 BATCH = 500
-MAX_RAW_IN_DEAD_LETTER = 16 * 1024  # as udfs.flink.fold
 
 
 def read_lines(path: Path) -> Iterator[str]:
@@ -92,6 +91,7 @@ def backfill(cfg: RecstreamConfig, input_path: Path, run_id: str | None = None, 
     from recstream.store.base import DeadLetter, FeatureRow, ItemRow, PopularItems
     from udfs.features.anomaly import PopulationStats, UserAnomaly
     from udfs.features.batch import fold_with_items
+    from udfs.features.bucket_fold import MAX_RAW_IN_DEAD_LETTER, late_reason
     from udfs.features.item_fold import PopularLists
     from udfs.features.runtime import FoldOptions, FoldRuntime, save_population
 
@@ -139,9 +139,7 @@ def backfill(cfg: RecstreamConfig, input_path: Path, run_id: str | None = None, 
         letters = [DeadLetter(run_id, "parse", reason, rt.dead_raw(raw[:MAX_RAW_IN_DEAD_LETTER]))
                    for raw, reason in result.dead]
         for raw, event, newest in result.late:
-            reason = (f"late: event_time {event['event_time']} is more than {params.allowed_lateness_ms} ms "
-                      f"behind the user's newest event time {newest}")
-            letters.append(DeadLetter(run_id, "late", reason, rt.dead_raw(raw)))
+            letters.append(DeadLetter(run_id, "late", late_reason(event, params, newest), rt.dead_raw(raw)))
         for chunk in _chunks(letters):
             st.add_dead_letters(chunk)
         if options.emit_items:

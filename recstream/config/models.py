@@ -194,6 +194,10 @@ class JobConfig(Section):
     flink_conf: dict[str, str] = {}
     jars: list[Path] = Field([], description="extra jars (connectors, formats) shipped with the job (pipeline.jars)")
 
+    @property
+    def state_ttl_ms(self) -> int:
+        return int(self.state_ttl_days * 86_400_000)
+
 
 class CheckpointSettings(Section):
     """Checkpointing of jobs on a cluster (docs/cluster.md: choosing the state backend)."""

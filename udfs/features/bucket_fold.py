@@ -37,6 +37,12 @@ MAX_RAW_IN_DEAD_LETTER = 16 * 1024
 _JSON = {"separators": (",", ":")}
 
 
+def late_reason(event: dict, params: FeatureParams, newest: int) -> str:
+    """The dead-letter reason of a late event (stream and backfill write the same)."""
+    return (f"late: event_time {event['event_time']} is more than {params.allowed_lateness_ms} ms "
+            f"behind the user's newest event time {newest}")
+
+
 def escape_key(user_id: str) -> str:
     """Injective escaping of a routing id so it can sit in front of a tab in a newline-joined
     record. The SQL in ``flink_jobs.feature_job.bucket_batch_table`` applies the same three
@@ -81,6 +87,11 @@ def user_line(key: str, state: UserState, applied: int, features_json: str, sequ
                       str(state.seq - state.late), features_json, sequence_json))
 
 
+def user_line_key(line: str) -> str:
+    """The user key of a user line, without decoding the rest."""
+    return json.loads(line[:line.index("\t")])
+
+
 def parse_user_line(line: str) -> tuple[str, int, int, int, int, str, str]:
     """(user key, last_ts, state_seq, n_applied, event_count, features json, sequence json)."""
     k, ts, seq, applied, count, features, sequence = line.split("\t")
@@ -121,9 +132,7 @@ def fold_bucket(records: str, states, params: FeatureParams, rt, with_origin: bo
                     out.item_records.append(encode_record(event, TYPE_INDEX[event["event_type"]], excl))
             else:
                 out.late += 1
-                out.dead.append(("late", f"late: event_time {event['event_time']} is more than "
-                                 f"{params.allowed_lateness_ms} ms behind the user's newest event time "
-                                 f"{state.last_ts}", rt.dead_raw(payload), origin))
+                out.dead.append(("late", late_reason(event, params, state.last_ts), rt.dead_raw(payload), origin))
         if state is None:
             continue
         out.applied += applied

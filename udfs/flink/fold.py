@@ -27,14 +27,14 @@ import pickle
 import time
 
 from pyflink.common import Row, Types
-from pyflink.common.time import Time
 from pyflink.datastream import KeyedProcessFunction
-from pyflink.datastream.state import MapStateDescriptor, StateTtlConfig, ValueStateDescriptor
+from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
 
 from udfs.features.bucket_fold import fold_bucket
 from udfs.features.params import FeatureParams
 from udfs.features.runtime import FoldOptions, FoldRuntime
 from udfs.flink.metrics import SettableGauge
+from udfs.flink.state import expire_after_write
 from udfs.flink.types import DEAD_TAG, ITEM_TAG
 
 STATE_SIZE_EVERY = 100
@@ -86,14 +86,7 @@ class FoldUserBuckets(KeyedProcessFunction):
         self.score_input = score_input
 
     def open(self, runtime_context):
-        desc = MapStateDescriptor("users", Types.STRING(), Types.PICKLED_BYTE_ARRAY())
-        ttl = (
-            StateTtlConfig.new_builder(Time.milliseconds(self.ttl_ms))
-            .set_update_type(StateTtlConfig.UpdateType.OnCreateAndWrite)
-            .set_state_visibility(StateTtlConfig.StateVisibility.NeverReturnExpired)
-            .build()
-        )
-        desc.enable_time_to_live(ttl)
+        desc = expire_after_write(MapStateDescriptor("users", Types.STRING(), Types.PICKLED_BYTE_ARRAY()), self.ttl_ms)
         self.states = _UserStates(runtime_context.get_map_state(desc))
         self.layout = runtime_context.get_state(ValueStateDescriptor("bucket_count", Types.INT()))
         self.checked: set[int] = set()

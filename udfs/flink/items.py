@@ -20,14 +20,14 @@ from __future__ import annotations
 import time
 
 from pyflink.common import Row, Types
-from pyflink.common.time import Time
 from pyflink.datastream import KeyedProcessFunction, MapFunction
-from pyflink.datastream.state import StateTtlConfig, ValueStateDescriptor
+from pyflink.datastream.state import ValueStateDescriptor
 
 from recstream.store.base import ItemRow, PopularItems
 from recstream.store.factory import open_store_spec
 from udfs.features.item_fold import ItemAggregate, PopularLists, decode_records
 from udfs.features.items import ItemParams
+from udfs.flink.state import expire_after_write
 from udfs.flink.types import subtask_index
 
 
@@ -40,12 +40,7 @@ class FoldItemState(KeyedProcessFunction):
         self.embeddings_path = embeddings_path
 
     def open(self, runtime_context):
-        desc = ValueStateDescriptor("item_state", Types.PICKLED_BYTE_ARRAY())
-        desc.enable_time_to_live(
-            StateTtlConfig.new_builder(Time.milliseconds(self.ttl_ms))
-            .set_update_type(StateTtlConfig.UpdateType.OnCreateAndWrite)
-            .set_state_visibility(StateTtlConfig.StateVisibility.NeverReturnExpired)
-            .build())
+        desc = expire_after_write(ValueStateDescriptor("item_state", Types.PICKLED_BYTE_ARRAY()), self.ttl_ms)
         self.state = runtime_context.get_state(desc)
         self.embeddings = None
         if self.embeddings_path:
@@ -143,7 +138,7 @@ def attach_item_features(t_env, cfg, item_records, store, run_id: str, bounded: 
 
     options = FoldOptions.from_config(cfg)
     embeddings = options.embeddings_path if items_cfg.store_embedding else None
-    ttl_ms = int(cfg.job.state_ttl_days * 86_400_000)
+    ttl_ms = cfg.job.state_ttl_ms
     rows = (t_env.to_data_stream(table)
             .key_by(lambda r: r[0], key_type=Types.STRING())
             .process(FoldItemState(params.items, ttl_ms, embeddings), output_type=ITEM_ROW)

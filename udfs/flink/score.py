@@ -13,11 +13,12 @@ import time
 
 from pyflink.common import Row, Types
 from pyflink.datastream import KeyedProcessFunction
-from pyflink.common.time import Time
-from pyflink.datastream.state import MapStateDescriptor, StateTtlConfig
+from pyflink.datastream.state import MapStateDescriptor
 from pyflink.table.udf import ScalarFunction
 
+from udfs.features.bucket_fold import user_line_key
 from udfs.flink.metrics import SettableGauge
+from udfs.flink.state import expire_after_write
 from udfs.inference import Scorer, cosine_distance
 
 
@@ -113,11 +114,8 @@ class BucketDrift(KeyedProcessFunction):
         self.ttl_ms = ttl_ms
 
     def open(self, runtime_context):
-        desc = MapStateDescriptor("prev_embedding", Types.STRING(), Types.PICKLED_BYTE_ARRAY())
-        desc.enable_time_to_live(StateTtlConfig.new_builder(Time.milliseconds(self.ttl_ms))
-                                 .set_update_type(StateTtlConfig.UpdateType.OnCreateAndWrite)
-                                 .set_state_visibility(StateTtlConfig.StateVisibility.NeverReturnExpired).build())
-        self.prev = runtime_context.get_map_state(desc)
+        self.prev = runtime_context.get_map_state(expire_after_write(
+            MapStateDescriptor("prev_embedding", Types.STRING(), Types.PICKLED_BYTE_ARRAY()), self.ttl_ms))
 
     def process_element(self, row, ctx):
         drifts = []
@@ -126,7 +124,7 @@ class BucketDrift(KeyedProcessFunction):
             if s["cold"]:
                 drifts.append("")
                 continue
-            key = json.loads(line[:line.index("\t")])
+            key = user_line_key(line)
             drift = cosine_distance(self.prev.get(key), s["emb"])
             self.prev.put(key, s["emb"])
             drifts.append("" if drift is None else repr(drift))
