@@ -49,6 +49,7 @@ class InteractionConfig(_Section):
 class ItemFeatureConfig(_Section):
     enabled: bool = Field(True, description="keyed item features + cold-start popular lists (item_features, popular_items)")
     micro_batch_ms: int = Field(5000, ge=1, description="per-item micro-batch window (arrival time) before the item fold; longer = fewer item fold calls and store writes (2 s → 5 s: 7.5k → 12.4k events/s, bench/README.md)")
+    buckets: int = Field(32, ge=1, description="item buckets: the item fold is keyed by |hash(item_id)| mod buckets, one Python call per bucket batch; fixed for the life of the state (a restore with another count fails)")
     top_k: int = Field(100, ge=1, description="items per popular list (global and per category)")
     popular_every_s: float = Field(5.0, gt=0, description="rewrite the popular lists at most this often (and at the end)")
     store_embedding: bool = Field(True, description="item rows carry the item's text embedding (with features.content)")

@@ -65,10 +65,13 @@ class SqliteStore(OnlineStore):
         if read_only:
             if not self.path.exists():
                 raise FileNotFoundError(f"store {self.path} does not exist (run `recstream run` first)")
-            self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
+            self.conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30, check_same_thread=False)
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.conn = sqlite3.connect(self.path, timeout=30)
+            # check_same_thread=False: PyFlink's process-mode (Beam) workers call a function's open()
+            # and its map()/close() on different threads; each store object is still used by one
+            # operator at a time, and the sqlite3 module serialises access (threadsafety 3).
+            self.conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
             self.conn.execute("PRAGMA journal_mode=WAL")
             self.conn.execute("PRAGMA synchronous=NORMAL")
             self.conn.executescript(read_text("store_sqlite.sql"))

@@ -7,7 +7,7 @@ import pytest
 from recstream.sources.synthetic import generate_events
 from tests.conftest import assert_close
 from udfs.features.item_fold import (ItemAggregate, PopularLists, decode_records, encode_record, encode_records,
-                                     item_record)
+                                     fold_item_bucket, item_record)
 from udfs.features.items import ItemParams, fold_items, rank_items
 from udfs.features.user_state import TYPE_INDEX
 
@@ -69,6 +69,25 @@ def test_aggregate_equals_fold_items_and_keeps_excluded_events_out():
         assert feats == s.features(P) and seq == s.state_seq()
         assert event_time == max(e["event_time"] for e in EVENTS if e["item_id"] == item)
     assert sum(a.state.excluded for a in aggs.values()) == sum(map(flag, EVENTS)) > 0
+
+
+def test_bucket_fold_across_batches_equals_one_aggregate_per_item():
+    flag = lambda e: int(e["event_id"][1:]) % 7 == 0  # noqa: E731
+    recs = records(EVENTS, flag)
+    states: dict = {}
+    last_rows: dict = {}
+    # three bucket batches; every item's records are spread over them, several items per batch
+    for part in (recs[:1000], recs[1000:1001], recs[1001:]):
+        rows = fold_item_bucket(encode_records(part), states, P)
+        assert [r[0] for r in rows] == list(dict.fromkeys(r[0] for r in part))  # one row per item, first-seen order
+        last_rows.update((r[0], r) for r in rows)
+    ref: dict = {}
+    for r in recs:
+        ref.setdefault(r[0], ItemAggregate(P)).apply(r, P)
+    assert set(states) == set(ref) == set(last_rows)
+    for item, agg in ref.items():
+        assert last_rows[item] == agg.row(item, P) + (agg.popularity_key(), agg.cat)
+    assert fold_item_bucket("", states, P) == []
 
 
 def test_category_is_the_newest_events_and_ties_break_by_name():

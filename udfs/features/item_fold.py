@@ -6,7 +6,9 @@ record ``[item_id, event_time, type_index, excluded, category]`` (``excluded``: 
 anomaly verdict keeps it out of item popularity; ``category``: the event's, or null).
 A user batch's records travel as one string, JSON arrays joined by newlines (compact
 JSON never holds a raw newline), which Flink SQL splits, groups per item and hands to
-one Python call per item batch.
+one Python call per item *bucket* batch (``|HASH_CODE(item_id)| mod features.items.buckets``):
+:func:`fold_item_bucket` groups the records per item, folds each into its aggregate and
+renders the items' store rows.
 
 :class:`ItemAggregate` is the keyed state of one item: the :class:`ItemState` plus the
 item's category (the one of its newest event; ties: the greater name, so the result
@@ -91,6 +93,26 @@ class ItemAggregate:
 
     def popularity_key(self) -> float:
         return self.state.popularity_key()
+
+
+def fold_item_bucket(text: str, states, p: ItemParams, embeddings=None) -> list[tuple]:
+    """Fold a bucket batch (newline-joined records of any items) into the items' aggregates.
+
+    ``states``: the bucket's mapping item id → :class:`ItemAggregate` (``get`` returns None on a
+    miss, ``states[item] = agg`` stores it). Records of one item are applied in batch order.
+    Returns, per item in order of first appearance, ``row(...) + (popularity_key, category)``:
+    the item writer's input (``udfs.flink.types.ITEM_FIELDS``)."""
+    by_item: dict[str, list] = {}
+    for rec in decode_records(text):
+        by_item.setdefault(rec[0], []).append(rec)
+    rows = []
+    for item_id, recs in by_item.items():
+        agg = states.get(item_id) or ItemAggregate(p)
+        for rec in recs:
+            agg.apply(rec, p)
+        states[item_id] = agg
+        rows.append(agg.row(item_id, p, embeddings) + (agg.popularity_key(), agg.cat))
+    return rows
 
 
 class PopularLists:

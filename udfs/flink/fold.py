@@ -28,13 +28,13 @@ import time
 
 from pyflink.common import Row, Types
 from pyflink.datastream import KeyedProcessFunction
-from pyflink.datastream.state import MapStateDescriptor, ValueStateDescriptor
+from pyflink.datastream.state import MapStateDescriptor
 
 from udfs.features.bucket_fold import fold_bucket
 from udfs.features.params import FeatureParams
 from udfs.features.runtime import FoldOptions, FoldRuntime
 from udfs.flink.metrics import SettableGauge
-from udfs.flink.state import expire_after_write
+from udfs.flink.state import BucketLayout, MapStateMapping, expire_after_write
 from udfs.flink.types import DEAD_TAG, ITEM_TAG
 
 STATE_SIZE_EVERY = 100
@@ -59,22 +59,6 @@ def epoch_ms(instant) -> int:
     return int(dt.timestamp() * 1000)
 
 
-class _UserStates:
-    """The bucket's MapState as the mapping ``fold_bucket`` takes (``get`` is None on a miss in
-    both execution modes)."""
-
-    def __init__(self, map_state) -> None:
-        self.map_state = map_state
-        self.get = map_state.get
-
-    def __setitem__(self, key, state) -> None:
-        self.map_state.put(key, state)
-
-
-class BucketLayoutError(RuntimeError):
-    pass
-
-
 class FoldUserBuckets(KeyedProcessFunction):
     def __init__(self, params: FeatureParams, ttl_ms: int, buckets: int, with_origin: bool = False,
                  options: FoldOptions | None = None, score_input: bool = True) -> None:
@@ -87,9 +71,8 @@ class FoldUserBuckets(KeyedProcessFunction):
 
     def open(self, runtime_context):
         desc = expire_after_write(MapStateDescriptor("users", Types.STRING(), Types.PICKLED_BYTE_ARRAY()), self.ttl_ms)
-        self.states = _UserStates(runtime_context.get_map_state(desc))
-        self.layout = runtime_context.get_state(ValueStateDescriptor("bucket_count", Types.INT()))
-        self.checked: set[int] = set()
+        self.states = MapStateMapping(runtime_context.get_map_state(desc))
+        self.layout = BucketLayout(runtime_context, "bucket_count", self.buckets, "job.user_buckets")
         group = runtime_context.get_metrics_group().add_group("recstream")
         self.m_in = group.counter("events_in")
         self.m_applied = group.counter("events_applied")
@@ -111,21 +94,9 @@ class FoldUserBuckets(KeyedProcessFunction):
         # histograms/distributions exist only in process mode's metric group
         self.m_batch_size = group.distribution("micro_batch_size") if hasattr(group, "distribution") else None
 
-    def _check_layout(self, bucket: int) -> None:
-        stored = self.layout.value()
-        if stored is None:
-            self.layout.update(self.buckets)
-        elif stored != self.buckets:
-            raise BucketLayoutError(
-                f"job.user_buckets is {self.buckets} but the restored state was written with {stored} buckets: "
-                f"users' states live in their bucket, so the count cannot change on a restore; set "
-                f"job.user_buckets={stored} or start without the savepoint (docs/cluster.md, upgrades)")
-        self.checked.add(bucket)
-
     def process_element(self, row, ctx):
         bucket, records = row[0], row[1]
-        if bucket not in self.checked:
-            self._check_layout(bucket)
+        self.layout.check(bucket)
         res = fold_bucket(records, self.states, self.params, self.rt, self.with_origin, self.emit_items,
                           self.score_input)
         for stage, reason, raw, origin in res.dead:

@@ -1,15 +1,23 @@
-"""Item features in the job: the user fold's item records → per-item micro-batches in
-Flink SQL → keyed item fold (Python, one call per item batch) → item writer.
+"""Item features in the job: the user fold's item records → per-item-bucket micro-batches in
+Flink SQL → keyed item fold (Python, one call per item bucket batch) → item writer.
 
 Graph (attached by :func:`attach_item_features`)::
 
     item side output (one row per user batch: its applied events as records, newline-joined)
       └─ Flink SQL (Java): UNNEST(SPLIT(recs)), item_id = JSON_VALUE(rec, '$[0]'),
-         TUMBLE per item on arrival time (features.items.micro_batch_ms), ARRAY_AGG
-           └─ keyed item fold: one pickled ItemAggregate per item (ValueState, TTL)
-                └─ item writer (parallelism 1): upsert_items per item row; global and
-                   per-category cold-start lists (set_popular_items) every
+         bucket = |HASH_CODE(item_id)| mod features.items.buckets,
+         TUMBLE per bucket on arrival time (features.items.micro_batch_ms), ARRAY_AGG
+           └─ keyed item fold (by bucket): one pickled ItemAggregate per item in the bucket's
+              MapState (TTL per item)
+                └─ item writer (parallelism 1): upsert_items per bucket batch (one transaction);
+                   global and per-category cold-start lists (set_popular_items) every
                    features.items.popular_every_s and when the input ends
+
+Why buckets and not items as the Flink key: as for users (``udfs.flink.fold``), every keyed
+Python call and writer call costs tens of microseconds before any work, and a long tail of
+items touched once per window paid it per item; a bucket batch carries every item of the
+bucket that had events in the window. The bucket count is part of the state layout and is
+checked on restore (``udfs.flink.state.BucketLayout``).
 
 The records of one item meet in whatever order user batches reach the item fold; the
 item's stored features do not depend on that order (``udfs.features.item_fold``), so
@@ -19,29 +27,32 @@ from __future__ import annotations
 
 import time
 
-from pyflink.common import Row, Types
+from pyflink.common import Types
 from pyflink.datastream import KeyedProcessFunction, MapFunction
-from pyflink.datastream.state import ValueStateDescriptor
+from pyflink.datastream.state import MapStateDescriptor
 
 from recstream.store.base import ItemRow, PopularItems
 from recstream.store.factory import open_store_spec
-from udfs.features.item_fold import ItemAggregate, PopularLists, decode_records
+from udfs.features.item_fold import PopularLists, fold_item_bucket
 from udfs.features.items import ItemParams
-from udfs.flink.state import expire_after_write
+from udfs.flink.state import BucketLayout, MapStateMapping, expire_after_write
 from udfs.flink.types import subtask_index
 
 
-class FoldItemState(KeyedProcessFunction):
-    """Fold one item's batch of records into its keyed :class:`ItemAggregate`; emit its store row."""
+class FoldItemBuckets(KeyedProcessFunction):
+    """Fold one item bucket's batch of records into its items' :class:`ItemAggregate` (MapState of
+    the bucket, keyed by item id); emit the items' store rows as one list (``udfs.flink.types.ITEM_FIELDS``)."""
 
-    def __init__(self, params: ItemParams, ttl_ms: int, embeddings_path: str | None = None) -> None:
+    def __init__(self, params: ItemParams, ttl_ms: int, buckets: int, embeddings_path: str | None = None) -> None:
         self.params = params
         self.ttl_ms = ttl_ms
+        self.buckets = buckets
         self.embeddings_path = embeddings_path
 
     def open(self, runtime_context):
-        desc = expire_after_write(ValueStateDescriptor("item_state", Types.PICKLED_BYTE_ARRAY()), self.ttl_ms)
-        self.state = runtime_context.get_state(desc)
+        desc = expire_after_write(MapStateDescriptor("items", Types.STRING(), Types.PICKLED_BYTE_ARRAY()), self.ttl_ms)
+        self.states = MapStateMapping(runtime_context.get_map_state(desc))
+        self.layout = BucketLayout(runtime_context, "item_bucket_count", self.buckets, "features.items.buckets")
         self.embeddings = None
         if self.embeddings_path:
             from udfs.features.embeddings import EmbeddingTable
@@ -50,19 +61,16 @@ class FoldItemState(KeyedProcessFunction):
         group = runtime_context.get_metrics_group().add_group("recstream")
         self.m_batches = group.counter("item_batches")
         self.m_records = group.counter("item_records")
+        self.m_items = group.counter("item_rows")
 
     def process_element(self, row, ctx):
-        item_id, recs = row[0], row[1]
-        p = self.params
-        agg = self.state.value() or ItemAggregate(p)
-        records = decode_records(recs)
-        for rec in records:
-            agg.apply(rec, p)
-        self.state.update(agg)
+        bucket, recs, n = row[0], row[1], row[2]
+        self.layout.check(bucket)
+        rows = fold_item_bucket(recs, self.states, self.params, self.embeddings)
         self.m_batches.inc()
-        self.m_records.inc(len(records))
-        item, event_time, seq, features, popularity = agg.row(item_id, p, self.embeddings)
-        yield Row(item, event_time, seq, features, popularity, agg.popularity_key(), agg.cat)
+        self.m_records.inc(n)
+        self.m_items.inc(len(rows))
+        yield rows
 
 
 class ItemWriter(MapFunction):
@@ -86,12 +94,14 @@ class ItemWriter(MapFunction):
         self.m_rows = group.counter("item_rows_written")
         self.m_lists = group.counter("popular_list_writes")
 
-    def map(self, row):
-        # row: item_id, event_time, state_seq, features, popularity, popularity_key, category
-        self.store.upsert_items([ItemRow(row[0], row[1], row[2], row[3], row[4])])
-        self.m_rows.inc()
-        self.rows += 1
-        self.lists.update(row[0], row[5], row[6], row[1])
+    def map(self, rows):
+        # rows: one item bucket batch, each (item_id, event_time, state_seq, features, popularity,
+        # popularity_key, category); stored in one transaction
+        self.store.upsert_items([ItemRow(*r[:5]) for r in rows])
+        self.m_rows.inc(len(rows))
+        self.rows += len(rows)
+        for r in rows:
+            self.lists.update(r[0], r[5], r[6], r[1])
         if time.monotonic() - self.last_flush >= self.every_s:
             self._flush()
         return 0
@@ -125,24 +135,26 @@ def attach_item_features(t_env, cfg, item_records, store, run_id: str, bounded: 
     builder = with_batch_time(Schema.new_builder().column("recs", DataTypes.STRING()), cfg, bounded)
     view = f"item_records_{id(item_records)}"
     t_env.create_temporary_view(view, t_env.from_data_stream(item_records, builder.build()))
+    # a record's item id is its first JSON element (udfs.features.item_fold); '' never occurs
+    # (the user fold only emits records of valid events) but would still land in a bucket
     t_env.create_temporary_view(f"{view}_flat", t_env.sql_query(
-        f"SELECT JSON_VALUE(rec, '$[0]') AS item_id, rec, batch_time FROM {view} "
-        "CROSS JOIN UNNEST(SPLIT(recs, CHR(10))) AS t(rec)"))
+        f"SELECT ABS(MOD(HASH_CODE(COALESCE(JSON_VALUE(rec, '$[0]'), '')), {items_cfg.buckets})) AS bucket, "
+        f"rec, batch_time FROM {view} CROSS JOIN UNNEST(SPLIT(recs, CHR(10))) AS t(rec)"))
     batch_s = items_cfg.micro_batch_ms / 1000.0
     table = t_env.sql_query(
-        "SELECT item_id, ARRAY_JOIN(ARRAY_AGG(rec), CHR(10)) AS recs FROM "
+        "SELECT bucket, ARRAY_JOIN(ARRAY_AGG(rec), CHR(10)) AS recs, COUNT(*) AS n FROM "
         f"TABLE(TUMBLE(TABLE {view}_flat, DESCRIPTOR(batch_time), INTERVAL '{batch_s:.3f}' SECOND)) "
-        "GROUP BY item_id, window_start, window_end")
+        "GROUP BY bucket, window_start, window_end")
     from udfs.features.runtime import FoldOptions
-    from udfs.flink.types import ITEM_ROW
 
     options = FoldOptions.from_config(cfg)
     embeddings = options.embeddings_path if items_cfg.store_embedding else None
     ttl_ms = cfg.job.state_ttl_ms
     rows = (t_env.to_data_stream(table)
-            .key_by(lambda r: r[0], key_type=Types.STRING())
-            .process(FoldItemState(params.items, ttl_ms, embeddings), output_type=ITEM_ROW)
-            .name("fold-item-state").uid("fold-item-state"))
+            .key_by(lambda r: r[0], key_type=Types.INT())
+            .process(FoldItemBuckets(params.items, ttl_ms, items_cfg.buckets, embeddings),
+                     output_type=Types.PICKLED_BYTE_ARRAY())
+            .name("fold-item-state").uid("fold-item-buckets"))  # was fold-item-state (per-item ValueState)
     (rows.map(ItemWriter(store, run_id, params.items, items_cfg.top_k, items_cfg.popular_every_s),
               output_type=Types.INT())
      .name("store-items").uid("store-items").set_parallelism(1)

@@ -21,10 +21,9 @@ BUCKET_ROWS = Types.ROW_NAMED(BUCKET_FIELDS, _BUCKET_TYPES)
 # (udfs.features.item_fold), split and grouped per item in Flink SQL
 ITEM_RECORDS = Types.ROW_NAMED(["recs"], [Types.STRING()])
 ITEM_TAG = OutputTag("item-records", ITEM_RECORDS)
-# one item's state after an item batch, for the item writer (popularity key: time-invariant rank key)
-ITEM_FIELDS = ["item_id", "event_time", "state_seq", "features", "popularity", "popularity_key", "category"]
-ITEM_ROW = Types.ROW_NAMED(ITEM_FIELDS, [Types.STRING(), Types.LONG(), Types.LONG(), Types.STRING(), Types.DOUBLE(),
-                                         Types.DOUBLE(), Types.STRING()])
+# the item fold's output per item bucket batch: a pickled list (Types.PICKLED_BYTE_ARRAY) of one
+# tuple per item in these fields, for the item writer (popularity key: time-invariant rank key)
+ITEM_FIELDS = ("item_id", "event_time", "state_seq", "features", "popularity", "popularity_key", "category")
 
 # after scoring and the drift step: model output per user (JSON lines: embedding, top-K, version,
 # cold_start) and the drift per user (lines: a float, or empty when there is none)
