@@ -12,7 +12,8 @@ Writes ``bench/results/inference.json`` (or ``--out``):
 - ``p50_latency_s`` / ``p99_latency_s``: from the start of an event's micro-batch window (its
   arrival at the latest) to its user's features + scores being written, with the full job fed
   by Flink's datagen over ``--latency-users`` users (``bench/jobs.py``) at half of the full job's
-  maximum throughput measured on the same traffic; rows written in the first 5 s of output
+  maximum live throughput on the same traffic (the highest processing-time rate that keeps up,
+  ``bench.jobs.live_max_rate``, searched from the bounded maximum); rows written in the first 5 s of output
   (JVM/Python warm-up) are left out.
 """
 from __future__ import annotations
@@ -129,20 +130,26 @@ def main() -> None:
             # maximum throughput of the full job (features + scoring + store) on generated traffic over
             # --latency-users users (bounded, every event accounted for), then the same traffic at half
             # that rate on processing-time batches, as for a live source (bench/jobs.py, as bench e2e)
-            from bench.jobs import gen_run, marginal_rate
+            from bench.jobs import gen_run, live_max_rate, marginal_rate
 
             model = [f"model.path={args.model_dir}", "model.enabled=true", f"model.batch_size={args.batch_size}",
                      f"model.provider={args.provider}", *([f"model.threads={args.threads}"] if args.threads else []),
                      f"model.spin={str(args.spin).lower()}"]
             u = args.latency_users
+            gen_run(work, "warm", model, 10_000_000, 10_000, u, bounded=True)  # JIT: not counted
             g1 = gen_run(work, "max-1", model, 10_000_000, 10_000, u, bounded=True)
             g2 = gen_run(work, "max-2", model, 10_000_000, 30_000, u, bounded=True)
-            max_rate = marginal_rate(g1, g2)
-            print(f"full job with scoring, generated traffic over {u} users: {max_rate:.0f} events/s", flush=True)
+            bounded_max = marginal_rate(g1, g2)
+            print(f"full job with scoring, generated traffic over {u} users: bounded max {bounded_max:.0f} events/s",
+                  flush=True)
+            max_rate, probes = live_max_rate(work, model, u, bounded_max, args.latency_seconds,
+                                             log=lambda m: print(m, flush=True))
+            print(f"live max (keeps up): {max_rate} events/s", flush=True)
             rate = max(int(max_rate / 2), 1)
             lat = gen_run(work, "lat-50", model, rate, rate * args.latency_seconds, u, bounded=False)
             print(f"latency at {rate} events/s: p50 {lat['p50_latency_s']} s, p99 {lat['p99_latency_s']} s", flush=True)
-            result.update(full_job_events_per_s=round(max_rate), full_job_runs=[g1, g2], latency=lat,
+            result.update(full_job_events_per_s=round(max_rate), full_job_bounded_events_per_s=round(bounded_max),
+                          full_job_runs=[g1, g2], live_probes=probes, latency=lat,
                           p50_latency_s=lat["p50_latency_s"], p99_latency_s=lat["p99_latency_s"])
     result.update(device=info["cpu"] if raw["provider"].startswith("CPU") else gpu_name(), machine=info,
                   created=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
