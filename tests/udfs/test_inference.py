@@ -79,3 +79,35 @@ def test_a_short_popular_list_is_filled_up_from_the_scorers_own_counts():
     cold = scorer.score([[]], [0])[0]
     assert cold.items[:2] == ["i00042", "i00005"] and len(cold.items) == scorer.model.top_k
     assert len(set(cold.items)) == len(cold.items)
+
+
+def test_rendered_scores_are_json_with_float32_precision():
+    import json
+
+    import numpy as np
+
+    from udfs.inference import Score, render_score
+
+    rng = np.random.default_rng(3)
+    emb = (rng.normal(size=50) * 10.0 ** rng.integers(-8, 8, size=50)).astype(np.float32)
+    emb[:3] = [0.0, -0.0, 1e-30]
+    scores = np.sort(rng.normal(size=20).astype(np.float32))[::-1]
+    s = Score(emb.tolist(), ['it"em', "b\\c", "ünï"] + [str(i) for i in range(17)], scores.tolist(), False)
+    out = json.loads(render_score(s, 'v"1'))
+    assert out["v"] == 'v"1' and out["cold"] is False and out["items"] == s.items
+    # 7 significant digits: within a few float32 ulps of the model's values, order of scores kept
+    np.testing.assert_allclose(out["emb"], emb, rtol=6e-7, atol=0)
+    np.testing.assert_allclose(out["scores"], scores, rtol=6e-7, atol=0)
+    assert out["scores"] == sorted(out["scores"], reverse=True)
+    cold = json.loads(render_score(Score([0.0] * 4, [], [], True), "v"))
+    assert cold == {"v": "v", "cold": True, "emb": [0.0] * 4, "items": [], "scores": []}
+
+
+def test_non_finite_outputs_fall_back_to_json_dumps():
+    import json
+
+    from udfs.inference import Score, render_score
+
+    line = render_score(Score([1.0, float("nan")], ["a"], [float("inf")], False), "v")
+    out = json.loads(line)  # Python's json reads its own NaN/Infinity
+    assert out["emb"][0] == 1.0 and out["emb"][1] != out["emb"][1] and out["scores"] == [float("inf")]

@@ -19,7 +19,7 @@ from pyflink.table.udf import ScalarFunction
 from udfs.features.bucket_fold import user_line_key
 from udfs.flink.metrics import SettableGauge
 from udfs.flink.state import expire_after_write
-from udfs.inference import Scorer, cosine_distance
+from udfs.inference import Scorer, cosine_distance, render_score
 
 
 class ScoreUsers(ScalarFunction):
@@ -80,11 +80,7 @@ class ScoreUsers(ScalarFunction):
             results += self.scorer.score([f[0] for f in chunk], [f[3] for f in chunk])
             self.m_batches.inc()
             self.m_batch.update(len(chunk))
-        lines = [
-            json.dumps({"v": self.version, "cold": r.cold_start, "emb": r.embedding, "items": r.items,
-                        "scores": r.scores}, separators=(",", ":"))
-            for r in results
-        ]
+        lines = [render_score(r, self.version) for r in results]
         out, pos = [], 0
         for row_lines in per_row:
             out.append("\n".join(lines[pos:pos + len(row_lines)]))
