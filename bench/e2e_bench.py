@@ -4,7 +4,8 @@
     (or python bench/e2e_bench.py ...)
 
 Throughput, on the MovieLens 100K replay (marginal rate between a 1x and a 3x replay on the
-job's net runtime, so JVM/Python start-up cancel), local mini-cluster, SQLite store (the
+job's net runtime, so JVM/Python start-up cancel; the median of ``--repeats`` such pairs, stages
+alternated, since one pair moved ±35% run to run on the 2-core box), local mini-cluster, SQLite store (the
 embedded default), all default features (per-user, interactions, anomaly, item path):
 
 - ``features_events_per_s``: the feature job with its store writes, model off;
@@ -18,8 +19,9 @@ Latency: the full job fed by Flink's datagen over ``--latency-users`` distinct u
 throughput on that traffic first: the bounded maximum (arrival-time batches, as fast as it goes),
 then the highest rate a live run (processing-time batches, as for a live source) keeps up with,
 searched from it (``bench.jobs.live_max_rate``); then live runs at 25%, 50% and 90% of that, p50/p99 from the start of an event's
-micro-batch window (its arrival at the latest) to its user's row being stored. Rows stored in
-the first 5 s are left out (JVM/Python warm-up).
+micro-batch window (its arrival at the latest) to its user's row being stored; ``--repeats``
+runs per level, interleaved, and the run with the median p99 is reported (all runs' p50/p99 are in
+the JSON). Rows stored in the first 5 s are left out (JVM/Python warm-up).
 
 State: ``UserState`` pickled as the job stores it, median over the ML-100K users at N=50,
 with the bytes per part (``bench/state_size.py``).
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -64,6 +67,11 @@ def ensure_model(model_dir: Path | None, ml_path: Path, work: Path, log=print, v
     return out
 
 
+def median_run(runs: list[dict]) -> dict:
+    """The run with the median ``events_per_s`` (lower median for an even count)."""
+    return sorted(runs, key=lambda r: r["events_per_s"])[(len(runs) - 1) // 2]
+
+
 def main(argv=None) -> dict:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ml-path", type=Path, default=ML)
@@ -72,6 +80,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--latency-users", type=int, default=10_000)
     ap.add_argument("--latency-seconds", type=int, default=20)
     ap.add_argument("--skip-latency", action="store_true")
+    ap.add_argument("--repeats", type=int, default=3, help="1x/3x pairs (and plain runs) per stage; median taken")
     ap.add_argument("--out", type=Path, default=RESULTS / "e2e.json")
     args = ap.parse_args(argv)
     if not (args.ml_path / "u.data").exists():
@@ -93,11 +102,17 @@ def main(argv=None) -> dict:
         write_replay_file(cfg, replay)
         lines = replay.read_text().splitlines()
 
-        plain = run_plain(cfg, lines)
-        print(f"plain python (features + inference + store): {plain['events_per_s']:.0f} events/s", flush=True)
-        plain_feat = run_plain(load_config(overrides=[*ml, "model.enabled=false",
-                                                      f"store.sqlite.path={work / 'plain-f.sqlite'}"]), lines)
-        print(f"plain python (features + store): {plain_feat['events_per_s']:.0f} events/s", flush=True)
+        plain_cfg_f = load_config(overrides=[*ml, "model.enabled=false", f"store.sqlite.path={work / 'plain-f.sqlite'}"])
+        plain_runs = {"with_inference": [], "features_only": []}
+        for _ in range(args.repeats):  # alternated, median taken: this box's speed drifts within minutes
+            plain_runs["with_inference"].append(run_plain(cfg, lines))
+            plain_runs["features_only"].append(run_plain(plain_cfg_f, lines))
+        plain = median_run(plain_runs["with_inference"])
+        plain_feat = median_run(plain_runs["features_only"])
+        print(f"plain python (features + inference + store): {plain['events_per_s']:.0f} events/s "
+              f"(median of {[round(r['events_per_s']) for r in plain_runs['with_inference']]})", flush=True)
+        print(f"plain python (features + store): {plain_feat['events_per_s']:.0f} events/s "
+              f"(median of {[round(r['events_per_s']) for r in plain_runs['features_only']]})", flush=True)
         state = state_sizes(cfg, lines)
         print(f"state per user (N={state['sequence_length']}): median {state['bytes_median']} B", flush=True)
 
@@ -111,14 +126,18 @@ def main(argv=None) -> dict:
         # warm-up job (JIT, page cache), not counted
         ml_run(work, args.ml_path, 1, args.parallelism, ["model.enabled=false"], "warm")
         stages = {"features": ["model.enabled=false"], "features+inference": model}
-        runs, rates = [], {}
-        for name, over in stages.items():
-            r1 = ml_run(work, args.ml_path, 1, args.parallelism, over, name)
-            r3 = ml_run(work, args.ml_path, 3, args.parallelism, over, name)
-            runs += [r1, r3]
-            rates[name] = marginal_rate(r1, r3)
-            print(f"job {name}: {rates[name]:.0f} events/s ({r1['net_runtime_s']:.1f} s / {r3['net_runtime_s']:.1f} s)",
-                  flush=True)
+        runs, pair_rates = [], {name: [] for name in stages}
+        for i in range(args.repeats):  # stages alternated, the median pair taken (noise)
+            for name, over in stages.items():
+                r1 = ml_run(work, args.ml_path, 1, args.parallelism, over, f"{name}-{i}")
+                r3 = ml_run(work, args.ml_path, 3, args.parallelism, over, f"{name}-{i}")
+                runs += [r1, r3]
+                pair_rates[name].append(marginal_rate(r1, r3))
+                print(f"job {name} pair {i + 1}: {pair_rates[name][-1]:.0f} events/s "
+                      f"({r1['net_runtime_s']:.1f} s / {r3['net_runtime_s']:.1f} s)", flush=True)
+        rates = {name: statistics.median(v) for name, v in pair_rates.items()}
+        for name, rate in rates.items():
+            print(f"job {name}: median {rate:.0f} events/s", flush=True)
 
         latency = {}
         if not args.skip_latency:
@@ -131,14 +150,23 @@ def main(argv=None) -> dict:
             max_rate, probes = live_max_rate(work, gen_model, u, bounded_max, args.latency_seconds,
                                              args.parallelism, log=lambda m: print(m, flush=True))
             print(f"live max throughput (keeps up) {max_rate} events/s", flush=True)
+            fracs = (0.25, 0.5, 0.9)
+            by_frac: dict[float, list[dict]] = {f: [] for f in fracs}
+            for i in range(args.repeats):  # levels interleaved; per level the run with the median p99 is kept
+                for frac in fracs:
+                    rate = max(1, int(max_rate * frac))
+                    lat = gen_run(work, f"lat-{int(frac * 100)}-{i}", gen_model, rate, rate * args.latency_seconds,
+                                  u, bounded=False, parallelism=args.parallelism)
+                    by_frac[frac].append(lat)
+                    print(f"  {int(frac * 100)}% ({rate}/s) run {i + 1}: p50 {lat['p50_latency_s']} s, "
+                          f"p99 {lat['p99_latency_s']} s", flush=True)
             levels = []
-            for frac in (0.25, 0.5, 0.9):
-                rate = max(1, int(max_rate * frac))
-                lat = gen_run(work, f"lat-{int(frac * 100)}", gen_model, rate, rate * args.latency_seconds, u,
-                              bounded=False, parallelism=args.parallelism)
-                lat["fraction_of_max"] = frac
+            for frac in fracs:
+                lat = dict(sorted(by_frac[frac], key=lambda r: r["p99_latency_s"])[(args.repeats - 1) // 2])
+                lat.update(fraction_of_max=frac, p99_latency_s_runs=[r["p99_latency_s"] for r in by_frac[frac]],
+                           p50_latency_s_runs=[r["p50_latency_s"] for r in by_frac[frac]])
                 levels.append(lat)
-                print(f"  {int(frac * 100)}% ({rate}/s): p50 {lat['p50_latency_s']} s, p99 {lat['p99_latency_s']} s",
+                print(f"  {int(frac * 100)}%: median-p99 run p50 {lat['p50_latency_s']} s, p99 {lat['p99_latency_s']} s",
                       flush=True)
             latency = {"users": u, "max_events_per_s": round(max_rate),
                        "max_method": "highest live (processing-time) rate that keeps up, searched from the "
@@ -163,9 +191,12 @@ def main(argv=None) -> dict:
         "p50_latency_s": None, "p99_latency_s": None,
         "state_bytes_per_user": state["bytes_median"],
         "state": state,
-        "plain_python": {"with_inference": plain, "features_only": plain_feat},
+        "plain_python": {"with_inference": plain, "features_only": plain_feat, "runs": plain_runs},
         "runs": runs,
-        "method": "marginal rate between 1x and 3x replays on job net runtime (excludes JVM/Python start-up)",
+        "pair_rates_events_per_s": {k: [round(x) for x in v] for k, v in pair_rates.items()},
+        "method": (f"marginal rate between 1x and 3x replays on job net runtime (excludes JVM/Python start-up), "
+                   f"median of {args.repeats} pairs with the stages alternated; plain Python: median of "
+                   f"{args.repeats} runs"),
         "machine": info,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
