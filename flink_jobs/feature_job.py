@@ -42,6 +42,11 @@ def with_batch_time(builder, cfg: RecstreamConfig, bounded: bool):
             .watermark("batch_time", f"batch_time - INTERVAL '{delay_s:.3f}' SECOND"))
 
 
+def bucket_sql(key_expr: str, buckets: int) -> str:
+    """SQL for the bucket of a string key: ``|HASH_CODE(key)| mod buckets`` (users and items)."""
+    return f"ABS(MOD(HASH_CODE({key_expr}), {buckets}))"
+
+
 def add_job_arguments(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The arguments every job entry point takes (``recstream submit`` passes them)."""
     ap.add_argument("--config", action="append", default=[], help="YAML config file (repeatable)")
@@ -100,7 +105,7 @@ def bucket_batch_table(t_env, view: str, cfg: RecstreamConfig, line_based: bool 
     key = ("REPLACE(REPLACE(REPLACE(user_id, '\\', '\\\\'), CHR(9), CONCAT('\\', 't')), "
            "CHR(10), CONCAT('\\', 'n'))")
     t_env.create_temporary_view(f"{view}_keyed", t_env.sql_query(
-        f"SELECT ABS(MOD(HASH_CODE(user_id), {buckets})) AS bucket, CONCAT({key}, CHR(9), {payload}) AS rec, "
+        f"SELECT {bucket_sql('user_id', buckets)} AS bucket, CONCAT({key}, CHR(9), {payload}) AS rec, "
         f"batch_time FROM (SELECT COALESCE(JSON_VALUE(f0, '$.user_id'), '') AS user_id, f0, batch_time"
         f"{', origin' if with_origin else ''} FROM {view})"))
     # ARRAY_AGG + ARRAY_JOIN rather than LISTAGG: LISTAGG's accumulator re-concatenates the whole

@@ -130,15 +130,16 @@ def attach_item_features(t_env, cfg, item_records, store, run_id: str, bounded: 
     items_cfg = cfg.features.items
     params = cfg.features.params()
     t_env.get_config().set("table.exec.resource.default-parallelism", str(parallelism))
-    from flink_jobs.feature_job import with_batch_time
+    from flink_jobs.feature_job import bucket_sql, with_batch_time
 
     builder = with_batch_time(Schema.new_builder().column("recs", DataTypes.STRING()), cfg, bounded)
     view = f"item_records_{id(item_records)}"
     t_env.create_temporary_view(view, t_env.from_data_stream(item_records, builder.build()))
     # a record's item id is its first JSON element (udfs.features.item_fold); '' never occurs
     # (the user fold only emits records of valid events) but would still land in a bucket
+    bucket = bucket_sql("COALESCE(JSON_VALUE(rec, '$[0]'), '')", items_cfg.buckets)
     t_env.create_temporary_view(f"{view}_flat", t_env.sql_query(
-        f"SELECT ABS(MOD(HASH_CODE(COALESCE(JSON_VALUE(rec, '$[0]'), '')), {items_cfg.buckets})) AS bucket, "
+        f"SELECT {bucket} AS bucket, "
         f"rec, batch_time FROM {view} CROSS JOIN UNNEST(SPLIT(recs, CHR(10))) AS t(rec)"))
     batch_s = items_cfg.micro_batch_ms / 1000.0
     table = t_env.sql_query(
