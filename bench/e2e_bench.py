@@ -81,6 +81,10 @@ def main(argv=None) -> dict:
     ap.add_argument("--latency-seconds", type=int, default=20)
     ap.add_argument("--skip-latency", action="store_true")
     ap.add_argument("--repeats", type=int, default=3, help="1x/3x pairs (and plain runs) per stage; median taken")
+    ap.add_argument("--cluster-layouts", default="2x1,1x2",
+                    help="standalone-cluster layouts <taskmanagers>x<slots> to measure ('' = none); the first "
+                         "is the headline figure (the recstream cluster start default)")
+    ap.add_argument("--cluster-repeat", type=int, default=5, help="the long cluster replay (vs 1x), times ML-100K")
     ap.add_argument("--out", type=Path, default=RESULTS / "e2e.json")
     args = ap.parse_args(argv)
     if not (args.ml_path / "u.data").exists():
@@ -139,6 +143,21 @@ def main(argv=None) -> dict:
         for name, rate in rates.items():
             print(f"job {name}: median {rate:.0f} events/s", flush=True)
 
+        cluster = {}
+        layouts = [x for x in args.cluster_layouts.split(",") if x]
+        if layouts:
+            from bench.cluster_runs import layout_rates
+
+            replays = {}
+            for rep in (1, args.cluster_repeat):
+                path = work / f"cluster-replay-r{rep}"
+                rep_cfg = load_config(overrides=[*ml, f"source.movielens.repeat={rep}"])
+                replays[rep] = (path, write_replay_file(rep_cfg, path, partitions=args.parallelism))
+            cluster = layout_rates(work, layouts, replays, args.parallelism, model, args.repeats,
+                                   log=lambda m: print(m, flush=True))
+            for name, res in cluster.items():
+                print(f"cluster {name}: median {res['events_per_s']} events/s", flush=True)
+
         latency = {}
         if not args.skip_latency:
             gen_model = [*model, "model.max_wait_ms=50"]
@@ -174,12 +193,19 @@ def main(argv=None) -> dict:
                        "bounded_max_events_per_s": round(bounded_max), "max_runs": [g1, g2], "live_probes": probes,
                        "levels": levels}
 
-    e2e = rates["features+inference"]
+    local = rates["features+inference"]
+    e2e = cluster[layouts[0]]["events_per_s"] if cluster else local
+    scope = "all default features + coalesced ONNX inference + SQLite store"
     result = {
         "benchmark": "e2e",
-        "dataset": "ml-100k replay (1x and 3x, time-shifted); latency: datagen",
+        "dataset": "ml-100k replay (1x and 3x, time-shifted; cluster: 1x and "
+                   f"{args.cluster_repeat}x); latency: datagen",
         "events_per_s": round(e2e),
-        "events_per_s_scope": "all default features + coalesced ONNX inference + SQLite store",
+        "events_per_s_scope": (f"{scope}; standalone cluster {layouts[0]} (TaskManagers x slots), parallelism "
+                               f"{args.parallelism}" if cluster else f"{scope}; local mini-cluster"),
+        "local_events_per_s": round(local),
+        "local_ratio_to_plain_python": round(local / plain["events_per_s"], 3),
+        "cluster": cluster,
         "features_events_per_s": round(rates["features"]),
         "plain_python_events_per_s": round(plain["events_per_s"]),
         "ratio_to_plain_python": round(e2e / plain["events_per_s"], 3),
@@ -194,9 +220,11 @@ def main(argv=None) -> dict:
         "plain_python": {"with_inference": plain, "features_only": plain_feat, "runs": plain_runs},
         "runs": runs,
         "pair_rates_events_per_s": {k: [round(x) for x in v] for k, v in pair_rates.items()},
-        "method": (f"marginal rate between 1x and 3x replays on job net runtime (excludes JVM/Python start-up), "
-                   f"median of {args.repeats} pairs with the stages alternated; plain Python: median of "
-                   f"{args.repeats} runs"),
+        "method": (f"local: marginal rate between 1x and 3x replays on job net runtime (excludes JVM/Python "
+                   f"start-up), median of {args.repeats} pairs with the stages alternated; cluster: marginal rate "
+                   f"between 1x and {args.cluster_repeat}x replays on the jobs' REST durations, median of "
+                   f"{args.repeats} pairs per layout, layouts alternated (bench/cluster_runs.py); plain Python: "
+                   f"median of {args.repeats} runs"),
         "machine": info,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

@@ -37,14 +37,16 @@ def plot_e2e(r: dict, out_dir: Path = RESULTS) -> list[Path]:
     plt = _plt()
     paths = []
     fig, ax = plt.subplots(figsize=(7, 3.6))
-    bars = [("Flink job: features + store", r["features_events_per_s"]),
-            ("Flink job: + inference (e2e)", r["events_per_s"]),
-            ("plain Python: features + store", r.get("plain_python_features_events_per_s")),
-            ("plain Python: + inference", r["plain_python_events_per_s"])]
-    bars = [(k, v) for k, v in bars if v]
-    ax.barh([k for k, _ in bars], [v for _, v in bars], color=["#4c72b0", "#4c72b0", "#999999", "#999999"][:len(bars)])
+    cluster = r.get("cluster") or {}
+    bars = [(f"cluster {name}: + inference", c["events_per_s"], "#55a868") for name, c in cluster.items()]
+    bars += [("local job: features + store", r["features_events_per_s"], "#4c72b0"),
+             ("local job: + inference", r.get("local_events_per_s", r["events_per_s"]), "#4c72b0"),
+             ("plain Python: features + store", r.get("plain_python_features_events_per_s"), "#999999"),
+             ("plain Python: + inference", r["plain_python_events_per_s"], "#999999")]
+    bars = [(k, v, c) for k, v, c in bars if v]
+    ax.barh([k for k, _, _ in bars], [v for _, v, _ in bars], color=[c for _, _, c in bars])
     ax.axvline(r.get("target_events_per_s", 20_000), color="#c44e52", ls="--", label="target")
-    for i, (_, v) in enumerate(bars):
+    for i, (_, v, _) in enumerate(bars):
         ax.text(v, i, f" {v:,}", va="center", fontsize=8)
     ax.set_xlabel("events/s (ML-100K replay)")
     ax.invert_yaxis()
@@ -146,9 +148,14 @@ def table() -> str:
                        f"{m.get('python')}, {m.get('java')}, apache-flink {v.get('apache-flink')}, "
                        f"onnxruntime-gpu {v.get('onnxruntime-gpu')}\n")
     if e:
-        rows.append(f"| end to end (features + inference + SQLite store), ML-100K replay, p={e['parallelism']} | "
-                    f"{e['events_per_s']:,} events/s | ≥ 20,000 | {_when('e2e')} |")
-        rows.append(f"| features + store only | {e['features_events_per_s']:,} events/s | | {_when('e2e')} |")
+        for name, c in (e.get("cluster") or {}).items():
+            rows.append(f"| end to end (features + inference + SQLite store), ML-100K replay, p={e['parallelism']}, "
+                        f"standalone cluster {c['taskmanagers']} TaskManager(s) × {c['slots']} slot(s) | "
+                        f"{c['events_per_s']:,} events/s | ≥ 20,000 | {_when('e2e')} |")
+        target = "" if e.get("cluster") else "≥ 20,000"
+        rows.append(f"| end to end, local mini-cluster (`recstream run`), p={e['parallelism']} | "
+                    f"{e.get('local_events_per_s', e['events_per_s']):,} events/s | {target} | {_when('e2e')} |")
+        rows.append(f"| features + store only, local mini-cluster | {e['features_events_per_s']:,} events/s | | {_when('e2e')} |")
         rows.append(f"| plain single-process Python, same work | {e['plain_python_events_per_s']:,} events/s "
                     f"(job / plain = {e['ratio_to_plain_python']}) | job ≥ 0.5 × plain | {_when('e2e')} |")
         if e.get("latency"):

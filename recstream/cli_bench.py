@@ -20,6 +20,7 @@ SCRIPTS = {
     "inference": ("bench.inference_bench", "scoring inside the job vs raw onnxruntime (needs --model-dir)"),
     "feature": ("bench.feature_bench", "feature job alone on the ML-100K replay vs plain Python"),
     "kafka": ("bench.kafka_bench", "the feature job from Kafka (tansu broker) vs from a file"),
+    "train-time": ("bench.train_time_bench", "recstream train with default settings on ~300k interactions / 30k users"),
     "report": ("bench.report", "plots and the results table of bench/README.md from bench/results/*.json"),
 }
 

@@ -226,8 +226,11 @@ class ClusterConfig(Section):
     rpc_port: int = Field(6123, ge=1, le=65535)
     jobmanager_memory: str = "1024m"
     taskmanager_memory: str = "2048m"
-    taskmanagers: int = Field(1, ge=1)
-    slots: int = Field(2, ge=1, description="task slots per TaskManager")
+    # one TaskManager per core, one slot each: in thread mode a TaskManager's Python operators share
+    # its JVM's one embedded CPython (one GIL); 2 x 1 ran the e2e replay 1.3x faster than 1 x 2 on
+    # 2 cores (bench/README.md, stop 16)
+    taskmanagers: int = Field(2, ge=1, description="TaskManager processes (each its own Python interpreter in thread mode)")
+    slots: int = Field(1, ge=1, description="task slots per TaskManager")
     start_timeout_s: float = Field(120.0, gt=0)
     prometheus_port: int | str | None = Field(None, description="port or range, e.g. 9249-9259: enable Prometheus")
     flink_conf: dict[str, str] = Field({}, description="extra keys for the cluster's config.yaml")

@@ -40,6 +40,20 @@ def test_readme_table_is_rewritten_from_the_results_and_the_rest_kept(results):
     assert (results / "README.md").read_text() == text
 
 
+def test_cluster_layouts_lead_the_table_and_the_plot(results):
+    e2e = dict(E2E, events_per_s=21000, local_events_per_s=4321, cluster={
+        "2x1": {"events_per_s": 21000, "taskmanagers": 2, "slots": 1},
+        "1x2": {"events_per_s": 15000, "taskmanagers": 1, "slots": 2}})
+    (results / "e2e.json").write_text(json.dumps(e2e))
+    report.write_readme_table()
+    text = (results / "README.md").read_text()
+    assert "standalone cluster 2 TaskManager(s) × 1 slot(s) | 21,000 events/s | ≥ 20,000 |" in text
+    assert "standalone cluster 1 TaskManager(s) × 2 slot(s) | 15,000 events/s |" in text
+    assert "local mini-cluster (`recstream run`), p=2 | 4,321 events/s |  |" in text
+    pytest.importorskip("matplotlib")
+    assert report.plot_e2e(e2e, results)[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_plots_are_written(results):
     pytest.importorskip("matplotlib")
     paths = report.plot_e2e(E2E, results)

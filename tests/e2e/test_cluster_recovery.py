@@ -81,13 +81,16 @@ def test_kill_taskmanager_restores_from_checkpoint_without_loss(flink_cluster, c
     sub = submit_paced(cfg, path)
     seen = wait_mid_stream(rest, sub.job_id, cfg.store.sqlite.path, len(lines))
 
-    [tm] = flink_cluster.taskmanagers()
-    workers = children_of(tm.pid)
-    os.kill(tm.pid, signal.SIGKILL)
+    # every TaskManager (the default layout has one per core; which of them runs the job's tasks is
+    # the scheduler's choice), then as many replacements, as a supervisor would start
+    tms = flink_cluster.taskmanagers()
+    workers = [w for tm in tms for w in children_of(tm.pid)]
+    for tm in tms:
+        os.kill(tm.pid, signal.SIGKILL)
     killed_at = time.time()
     try:
-        replacement = flink_cluster.add_taskmanager(wait=True)
-        assert replacement.pid != tm.pid
+        replacements = [flink_cluster.add_taskmanager(wait=True) for _ in tms]
+        assert not {r.pid for r in replacements} & {tm.pid for tm in tms}
         assert rest.wait_for_state(sub.job_id, {"FINISHED"}, timeout_s=300) == "FINISHED"
     finally:
         # the killed TaskManager's Python workers lose their control channel and exit; make sure

@@ -7,7 +7,7 @@ from recstream.cli import app
 def test_bench_lists_the_benchmarks():
     out = CliRunner().invoke(app, ["bench", "--help"])
     assert out.exit_code == 0
-    for name in ("e2e", "scale", "model", "inference", "feature", "kafka", "report", "all"):
+    for name in ("e2e", "scale", "model", "inference", "feature", "kafka", "train-time", "report", "all"):
         assert name in out.output
 
 
