@@ -148,10 +148,10 @@ def table() -> str:
                        f"{m.get('python')}, {m.get('java')}, apache-flink {v.get('apache-flink')}, "
                        f"onnxruntime-gpu {v.get('onnxruntime-gpu')}\n")
     if e:
-        for name, c in (e.get("cluster") or {}).items():
+        for i, c in enumerate((e.get("cluster") or {}).values()):  # the first layout is the headline
             rows.append(f"| end to end (features + inference + SQLite store), ML-100K replay, p={e['parallelism']}, "
                         f"standalone cluster {c['taskmanagers']} TaskManager(s) × {c['slots']} slot(s) | "
-                        f"{c['events_per_s']:,} events/s | ≥ 20,000 | {_when('e2e')} |")
+                        f"{c['events_per_s']:,} events/s | {'' if i else '≥ 20,000'} | {_when('e2e')} |")
         target = "" if e.get("cluster") else "≥ 20,000"
         rows.append(f"| end to end, local mini-cluster (`recstream run`), p={e['parallelism']} | "
                     f"{e.get('local_events_per_s', e['events_per_s']):,} events/s | {target} | {_when('e2e')} |")

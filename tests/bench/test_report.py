@@ -48,7 +48,7 @@ def test_cluster_layouts_lead_the_table_and_the_plot(results):
     report.write_readme_table()
     text = (results / "README.md").read_text()
     assert "standalone cluster 2 TaskManager(s) × 1 slot(s) | 21,000 events/s | ≥ 20,000 |" in text
-    assert "standalone cluster 1 TaskManager(s) × 2 slot(s) | 15,000 events/s |" in text
+    assert "standalone cluster 1 TaskManager(s) × 2 slot(s) | 15,000 events/s |  |" in text
     assert "local mini-cluster (`recstream run`), p=2 | 4,321 events/s |  |" in text
     pytest.importorskip("matplotlib")
     assert report.plot_e2e(e2e, results)[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
