@@ -188,6 +188,12 @@ def table() -> str:
     if k:
         rows.append(f"| from Kafka (tansu), features only | {k['kafka_events_per_s']:,} events/s "
                     f"(file {k['file_events_per_s']:,}) | | {_when('kafka')} |")
+    t = _load("train_time")
+    if t:
+        d = t["data"]
+        rows.append(f"| `recstream train`, default settings, {d['interactions']:,} interactions / {d['n_users']:,} users "
+                    f"(synthetic) | {t['wall_seconds'] / 60:.1f} min wall, best epoch {t['best_epoch']} of "
+                    f"{t['epochs_run']} | < {t['target_seconds'] // 60} min | {_when('train_time')} |")
     return "\n".join(rows)
 
 

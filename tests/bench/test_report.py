@@ -36,6 +36,13 @@ def test_readme_table_is_rewritten_from_the_results_and_the_rest_kept(results):
     assert "| 4,321 events/s | ≥ 20,000 |" in text
     assert "job / plain = 0.393" in text
     assert "latency at 50% of max (240/s, 10,000 users) | p50 0.9 s, p99 1.1 s | p99 < 1 s" in text
+    assert "`recstream train`" not in text  # no train_time.json here
+    (results / "train_time.json").write_text(json.dumps({
+        "data": {"interactions": 282639, "n_users": 30000}, "wall_seconds": 766.6, "best_epoch": 25,
+        "epochs_run": 45, "target_seconds": 1800}))
+    report.write_readme_table()
+    text = (results / "README.md").read_text()
+    assert "282,639 interactions / 30,000 users (synthetic) | 12.8 min wall, best epoch 25 of 45 | < 30 min |" in text
     report.write_readme_table()  # idempotent
     assert (results / "README.md").read_text() == text
 
