@@ -9,8 +9,12 @@ alternated, since one pair moved ±35% run to run on the 2-core box), local mini
 embedded default), all default features (per-user, interactions, anomaly, item path):
 
 - ``features_events_per_s``: the feature job with its store writes, model off;
-- ``events_per_s``: the same plus micro-batched, coalesced ONNX inference and the score rows
-  (the end-to-end figure of issue #9);
+- ``local_events_per_s``: the same plus micro-batched, coalesced ONNX inference and the score rows;
+- ``cluster``: the full job submitted to standalone clusters of each ``--cluster-layouts`` layout
+  (``bench/cluster_runs.py``: 1x vs ``--cluster-repeat``x replays on the jobs' REST durations, layouts
+  alternated); ``events_per_s`` (the end-to-end figure of issue #9) is the first layout's, the
+  ``recstream cluster start`` default of one single-slot TaskManager per core (thread mode runs a
+  TaskManager's Python under one GIL), or ``local_events_per_s`` with ``--cluster-layouts ''``;
 - ``plain_python_events_per_s``: the same work in one plain Python process
   (``bench/plain_pipeline.py``: same feature code, same model and batch size, same store);
 - ``raw_ort_rows_per_s``: the model alone on the users' final sequences at ``model.batch_size``.
