@@ -45,8 +45,10 @@ class LayoutClusters:
     """Starts one standalone cluster per layout (own home and free ports); ``run`` submits the
     replay to one of them and waits until it FINISHED. Use as a context manager (stops them all)."""
 
-    def __init__(self, work: Path, layouts: list[str], parallelism: int, overrides: list[str]) -> None:
+    def __init__(self, work: Path, layouts: list[str], parallelism: int, overrides: list[str],
+                 cluster_extra: list[str] = ()) -> None:
         self.work = work
+        self.cluster_extra = list(cluster_extra)  # cluster.* settings for every cluster, e.g. taskmanager_memory
         self.layouts = layouts
         self.parallelism = parallelism
         self.overrides = overrides
@@ -63,7 +65,7 @@ class LayoutClusters:
                     raise ValueError(f"layout {name} has {tms * slots} slots, fewer than parallelism {self.parallelism}")
                 ov = [f"cluster.home={self.work / f'cluster-{name}'}", f"cluster.rest_port={free_port()}",
                       f"cluster.rpc_port={free_port()}", f"cluster.taskmanagers={tms}", f"cluster.slots={slots}",
-                      "cluster.restart.attempts=0"]
+                      "cluster.restart.attempts=0", *self.cluster_extra]
                 self.cluster_overrides[name] = ov
                 cluster = LocalCluster(load_config(overrides=ov).cluster)
                 cluster.start()
@@ -98,13 +100,13 @@ class LayoutClusters:
 
 
 def layout_rates(work: Path, layouts: list[str], replays: dict[int, tuple[Path, int]], parallelism: int,
-                 overrides: list[str], repeats: int, log=print) -> dict:
+                 overrides: list[str], repeats: int, log=print, cluster_extra: list[str] = ()) -> dict:
     """Median marginal events/s per layout between the smallest and largest replay in ``replays``
     (``{repeat: (path, events)}``), ``repeats`` pairs per layout, layout order alternated per round,
     after one warm-up run per cluster."""
     small, large = min(replays), max(replays)
     out: dict[str, dict] = {name: {"runs": [], "pair_rates_events_per_s": []} for name in layouts}
-    with LayoutClusters(work, layouts, parallelism, overrides) as clusters:
+    with LayoutClusters(work, layouts, parallelism, overrides, cluster_extra) as clusters:
         for name in layouts:  # JIT, page cache and the TaskManagers' Python start, not counted
             clusters.run(name, *replays[small], f"cluster-{name}-warm")
         for i in range(repeats):

@@ -89,6 +89,8 @@ def main(argv=None) -> dict:
                     help="standalone-cluster layouts <taskmanagers>x<slots> to measure ('' = none); the first "
                          "is the headline figure (the recstream cluster start default)")
     ap.add_argument("--cluster-repeat", type=int, default=5, help="the long cluster replay (vs 1x), times ML-100K")
+    ap.add_argument("--cluster-set", action="append", default=[], metavar="KEY=VALUE",
+                    help="cluster.* setting for every layout's cluster, e.g. cluster.taskmanager_memory=4096m")
     ap.add_argument("--out", type=Path, default=RESULTS / "e2e.json")
     args = ap.parse_args(argv)
     if not (args.ml_path / "u.data").exists():
@@ -158,7 +160,7 @@ def main(argv=None) -> dict:
                 rep_cfg = load_config(overrides=[*ml, f"source.movielens.repeat={rep}"])
                 replays[rep] = (path, write_replay_file(rep_cfg, path, partitions=args.parallelism))
             cluster = layout_rates(work, layouts, replays, args.parallelism, model, args.repeats,
-                                   log=lambda m: print(m, flush=True))
+                                   log=lambda m: print(m, flush=True), cluster_extra=args.cluster_set)
             for name, res in cluster.items():
                 print(f"cluster {name}: median {res['events_per_s']} events/s", flush=True)
 
@@ -210,6 +212,7 @@ def main(argv=None) -> dict:
         "local_events_per_s": round(local),
         "local_ratio_to_plain_python": round(local / plain["events_per_s"], 3),
         "cluster": cluster,
+        "cluster_settings": args.cluster_set,
         "features_events_per_s": round(rates["features"]),
         "plain_python_events_per_s": round(plain["events_per_s"]),
         "ratio_to_plain_python": round(e2e / plain["events_per_s"], 3),
