@@ -227,7 +227,7 @@ class ClusterConfig(Section):
     jobmanager_memory: str = "1024m"
     taskmanager_memory: str = "2048m"
     # one TaskManager per core, one slot each: in thread mode a TaskManager's Python operators share
-    # its JVM's one embedded CPython (one GIL); 2 x 1 ran the e2e replay 1.3x faster than 1 x 2 on
+    # its JVM's one embedded CPython (one GIL); 2 x 1 ran the e2e replay 1.3-1.7x faster than 1 x 2 on
     # 2 cores (bench/README.md, stop 16)
     taskmanagers: int = Field(2, ge=1, description="TaskManager processes (each its own Python interpreter in thread mode)")
     slots: int = Field(1, ge=1, description="task slots per TaskManager")
