@@ -13,17 +13,12 @@ in the store before its figure is used.
 """
 from __future__ import annotations
 
-import socket
 import statistics
 from pathlib import Path
 
+from bench.jobs import marginal_rate
+from recstream.cluster.local import free_port
 from recstream.config import load_config
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def parse_layout(text: str) -> tuple[int, int]:
@@ -35,10 +30,6 @@ def parse_layout(text: str) -> tuple[int, int]:
     if tms < 1 or slots < 1:
         raise ValueError(f"layout {text!r}: both numbers must be >= 1")
     return tms, slots
-
-
-def marginal(small: dict, large: dict) -> float:
-    return (large["events"] - small["events"]) / (large["duration_s"] - small["duration_s"])
 
 
 class LayoutClusters:
@@ -113,7 +104,7 @@ def layout_rates(work: Path, layouts: list[str], replays: dict[int, tuple[Path, 
             for name in (layouts if i % 2 == 0 else layouts[::-1]):
                 a = clusters.run(name, *replays[small], f"cluster-{name}-{i}-r{small}")
                 b = clusters.run(name, *replays[large], f"cluster-{name}-{i}-r{large}")
-                rate = marginal(a, b)
+                rate = marginal_rate(a, b, "duration_s")
                 out[name]["runs"] += [a, b]
                 out[name]["pair_rates_events_per_s"].append(round(rate))
                 log(f"cluster {name} pair {i + 1}: {rate:.0f} events/s ({a['duration_s']:.1f} s / {b['duration_s']:.1f} s)")

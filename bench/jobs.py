@@ -35,9 +35,10 @@ def ml_run(work: Path, ml_path: Path, repeat: int, parallelism: int, overrides: 
             "events_per_feature_row": round(summary.events_in / max(summary.feature_rows, 1), 2)}
 
 
-def marginal_rate(small: dict, large: dict) -> float:
-    """Events/s between two runs of different length (start-up and the last batch delay cancel)."""
-    return (large["events"] - small["events"]) / (large["net_runtime_s"] - small["net_runtime_s"])
+def marginal_rate(small: dict, large: dict, seconds: str = "net_runtime_s") -> float:
+    """Events/s between two runs of different length (start-up and the last batch delay cancel);
+    ``seconds``: the runs' duration key (``net_runtime_s`` local, ``duration_s`` on a cluster)."""
+    return (large["events"] - small["events"]) / (large[seconds] - small[seconds])
 
 
 class PeakRss:

@@ -23,6 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.feature_bench import SCOPES  # noqa: E402
+from bench.jobs import marginal_rate  # noqa: E402
 from bench.machine import machine_info  # noqa: E402
 from recstream.config import load_config  # noqa: E402
 from recstream.kafka.broker import TansuBroker  # noqa: E402
@@ -68,10 +69,6 @@ def file_run(work: Path, ml_path: Path, repeat: int, p: int, scope: str) -> dict
             "net_runtime_s": summary.job_net_runtime_s, "wall_s": round(summary.wall_s, 2)}
 
 
-def marginal(r1: dict, r3: dict) -> float:
-    return (r3["events"] - r1["events"]) / (r3["net_runtime_s"] - r1["net_runtime_s"])
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ml-path", type=Path, default=REPO.parent / "shared/data/ml-100k")
@@ -96,7 +93,7 @@ def main() -> None:
                     else:
                         r1, r3 = (file_run(work, args.ml_path, n, p, scope) for n in (1, 3))
                     runs += [r1, r3]
-                    rates[(source, scope, p)] = marginal(r1, r3)
+                    rates[(source, scope, p)] = marginal_rate(r1, r3)
                     print(f"{source} {scope} p={p}: marginal {rates[(source, scope, p)]:.0f} events/s", flush=True)
     main_scope = args.scope[0]
 

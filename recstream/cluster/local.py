@@ -69,6 +69,14 @@ def children_of(pid: int) -> list[int]:
     return out
 
 
+def free_port(host: str = BIND_HOST) -> int:
+    """A port the OS has just handed out on ``host`` (free now; tests and benchmarks run several
+    clusters and brokers side by side)."""
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
 def port_free(port: int, host: str = BIND_HOST) -> bool:
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

