@@ -1,9 +1,12 @@
 """Exponentially time-decayed interest per category, short- and long-term.
 
-Each category keeps (short, long, ref_time): values decayed to ref_time. An event
+Values are signed (a low rating adds a negative weight). Each category keeps
+(short, long, ref_time): values decayed to ref_time. An event
 at t >= ref_time decays the values to t and adds its weight; an out-of-order event
 (t < ref_time) adds its weight already decayed to ref_time. Read-out decays every
-category to a common time so the scores are comparable.
+category to a common time so the scores are comparable. Both the eviction (at
+``max_categories``) and the read-out's top list go by absolute value, so strong
+dislikes are kept and shown like strong likes.
 """
 from __future__ import annotations
 
@@ -47,10 +50,12 @@ class DecayedInterest:
         return s * math.exp(-self.k_short * dt), l * math.exp(-self.k_long * dt)
 
     def snapshot(self, now: int, top: int) -> dict:
-        """Top categories by short and long score at ``now`` plus the short/long drift."""
+        """The ``top`` strongest categories by short and by long score at ``now`` (by absolute
+        value, ties by name: a strong dislike is as informative as a strong like, and the sign
+        tells them apart) plus the short/long drift."""
         vals = {c: self.value_at(c, now) for c in self.cats}
-        short = sorted(vals.items(), key=lambda kv: (-kv[1][0], kv[0]))[:top]
-        long_ = sorted(vals.items(), key=lambda kv: (-kv[1][1], kv[0]))[:top]
+        short = sorted(vals.items(), key=lambda kv: (-abs(kv[1][0]), kv[0]))[:top]
+        long_ = sorted(vals.items(), key=lambda kv: (-abs(kv[1][1]), kv[0]))[:top]
         dot = sum(s * l for s, l in vals.values())
         ns = math.sqrt(sum(s * s for s, _ in vals.values()))
         nl = math.sqrt(sum(l * l for _, l in vals.values()))

@@ -47,6 +47,16 @@ LATE = -1  # apply_event's result for a late event (verdicts are >= 0)
 _NO_EMBEDDINGS: dict = {}
 
 
+def interest_labels(event: dict) -> list[str]:
+    """The names an event's interest weight is shared by: its category and its tags, each
+    once (a category that is also a tag, or a repeated tag, does not get a second share)."""
+    cat = event.get("category")
+    tags = event.get("tags")
+    if not tags:
+        return [cat] if cat is not None else []
+    return list(dict.fromkeys([cat, *tags] if cat is not None else tags))
+
+
 class UserState:
     __slots__ = (
         "seq", "late", "first_ts", "last_ts", "last_gap_ms", "totals", "dwell_total",
@@ -57,7 +67,9 @@ class UserState:
 
     def __init__(self, params: FeatureParams) -> None:
         n = len(EVENT_TYPES)
-        self.seq = 0  # events seen (applied + late); orders store writes with equal event time
+        # events folded in, applied + late (a late one changes late_events): the store orders writes of
+        # equal event time by it, so every state change must raise it
+        self.seq = 0
         self.late = 0
         self.first_ts = None
         self.last_ts = None
@@ -120,17 +132,13 @@ class UserState:
             weight = params.event_weights.get(etype, 1.0)
         for w in self.windows:
             w.add(ts, t)
-        cats = []
-        if "category" in event:
-            cats.append(event["category"])
-        if "tags" in event:
-            cats.extend(event["tags"])
-        if cats:
-            share = weight / len(cats)
-            for c in cats:
+        labels = interest_labels(event)
+        if labels:
+            share = weight / len(labels)
+            for c in labels:
                 self.interest.add(c, ts, share)
         self.sequence.add(ts, event["item_id"], t)
-        self.sessions.add(ts, dwell)
+        self.sessions.add(ts, dwell, params.allowed_lateness_ms)
         verdict = 0
         if params.interactions_on:
             inter = self.inter
