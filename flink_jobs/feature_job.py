@@ -47,6 +47,24 @@ def bucket_sql(key_expr: str, buckets: int) -> str:
     return f"ABS(MOD(HASH_CODE({key_expr}), {buckets}))"
 
 
+def table_to_stream(t_env, table, parallelism: int):
+    """``t_env.to_data_stream(table)``, then the environment's default parallelism put back to
+    ``parallelism``. The planner's translation sets the StreamExecutionEnvironment's parallelism to
+    ``table.exec.resource.default-parallelism`` (the source's, for the routing SQL), and every
+    DataStream operator created afterwards (the fold, the side-output maps, the drift step) would
+    silently inherit it instead of ``job.parallelism``."""
+    stream = t_env.to_data_stream(table)
+    stream.get_execution_environment().set_parallelism(parallelism)
+    return stream
+
+
+def writer_parallelism(cfg: RecstreamConfig) -> int:
+    """Parallelism of the feature and dead-letter writers: ``job.parallelism`` for Cassandra (each
+    writer task has its own session; rows keep their bucket's order because fold and writer then
+    connect one to one), 1 for SQLite, whose single file takes one writer at a time anyway."""
+    return 1 if cfg.store.kind == "sqlite" else cfg.job.parallelism
+
+
 def add_job_arguments(ap: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The arguments every job entry point takes (``recstream submit`` passes them)."""
     ap.add_argument("--config", action="append", default=[], help="YAML config file (repeatable)")
@@ -143,7 +161,8 @@ def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str,
     store = store_spec(cfg.store)  # picklable, secret-free: workers open the configured backend
     if raw_view is None:
         raw_view = register_raw_view(t_env, raw_stream, cfg, bounded)
-    batch_stream = t_env.to_data_stream(bucket_batch_table(t_env, raw_view, cfg, line_based, with_origin))
+    batch_stream = table_to_stream(t_env, bucket_batch_table(t_env, raw_view, cfg, line_based, with_origin),
+                                   cfg.job.parallelism)
 
     ttl_ms = cfg.job.state_ttl_ms
     from udfs.features.runtime import FoldOptions, FoldRuntime
@@ -156,6 +175,7 @@ def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str,
         .process(FoldUserBuckets(params, ttl_ms, cfg.job.user_buckets, with_origin, options, score_input=scoring),
                  output_type=BUCKET_ROWS)
         .name("validate-fold-user-state")
+        .set_parallelism(cfg.job.parallelism)
         .uid("fold-user-buckets")  # was fold-user-state (per-user ValueState) before the bucket layout
     )
     dead = features.get_side_output(DEAD_TAG)
@@ -171,11 +191,12 @@ def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str,
         rows = attach_scoring(t_env, cfg, features, store if options.emit_items else None)
 
     discard = Sink(DISCARD)
+    writers = writer_parallelism(cfg)
     (rows.map(FeatureWriter(store, run_id), output_type=Types.INT())
-     .name("store-features").uid("store-features").set_parallelism(1)
+     .name("store-features").uid("store-features").set_parallelism(writers)
      .sink_to(discard).name("discard-features"))
     (dead.map(DeadLetterWriter(store, run_id), output_type=Types.INT())
-     .name("store-dead-letters").uid("store-dead-letters").set_parallelism(1)
+     .name("store-dead-letters").uid("store-dead-letters").set_parallelism(writers)
      .sink_to(discard).name("discard-dead-letters"))
     return features
 
@@ -205,10 +226,10 @@ def attach_scoring(t_env, cfg: RecstreamConfig, features, popular_store: dict | 
     table = t_env.from_data_stream(features)
     scored = table.select(col("bucket"), col("batch_start_ms"), col("n_users"), col("users"),
                           score(col("score_input")).alias("scores"))
-    return (t_env.to_data_stream(scored)
+    return (table_to_stream(t_env, scored, cfg.job.parallelism)
             .key_by(lambda r: r[0], key_type=Types.INT())
             .process(BucketDrift(cfg.job.state_ttl_ms), output_type=SCORED_ROWS)
-            .name("interest-drift").uid("interest-drift-buckets"))
+            .name("interest-drift").set_parallelism(cfg.job.parallelism).uid("interest-drift-buckets"))
 
 
 def file_source_stream(env, path: Path):

@@ -26,14 +26,15 @@ def finished_job(flink_cluster, cluster_overrides, tmp_path_factory):
     lines = write_events(tmp / "events.jsonl", SPEC)
     cli = [sys.executable, "-m", "recstream"]
     sets = [a for o in [*cluster_overrides, f"store.sqlite.path={tmp / 'store.sqlite'}", f"job.work_dir={tmp}",
-                        "model.provider=cpu", "cluster.restart.attempts=0"] for a in ("--set", o)]
+                        "model.provider=cpu", "cluster.restart.attempts=0", "job.parallelism=2"]
+            for a in ("--set", o)]
     out = subprocess.run([*cli, "submit", "--input", str(tmp / "events.jsonl"), "--json", *sets],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     sub = json.loads(out.stdout.strip().splitlines()[-1])
     rest = FlinkRest(flink_cluster.url)
     state = rest.wait_for_state(sub["job_id"], {"FINISHED"}, timeout_s=300)
-    cfg = job_config(tmp, cluster_overrides)
+    cfg = job_config(tmp, cluster_overrides, "job.parallelism=2")
     status = subprocess.run([*cli, "cluster", "status", "--json", *sets], capture_output=True, text=True, timeout=60)
     return cfg, lines, sub, state, rest, status
 
@@ -42,6 +43,22 @@ def test_submit_prints_job_id_and_web_ui_link(finished_job, flink_cluster):
     _, _, sub, state, _, _ = finished_job
     assert len(sub["job_id"]) == 32 and state == "FINISHED"
     assert sub["web_url"] == f"{flink_cluster.url}/#/job/running/{sub['job_id']}/overview"
+
+
+def test_python_operators_run_at_job_parallelism_per_rest(finished_job):
+    # one replay file means one reader; the fold, the scorer and the drift step must still use
+    # both TaskManagers (SQLite keeps a single writer)
+    _, _, sub, _, rest, _ = finished_job
+    vertices = {v["name"]: v["parallelism"] for v in rest.job(sub["job_id"])["vertices"]}
+
+    def parallelism(part: str) -> int:
+        [p] = [p for name, p in vertices.items() if part in name]
+        return p
+
+    assert parallelism("validate-fold-user-state") == 2
+    assert parallelism("PythonCalc") == 2
+    assert parallelism("interest-drift") == 2
+    assert parallelism("store-features") == 1
 
 
 def test_job_runs_with_cluster_checkpointing(finished_job):
