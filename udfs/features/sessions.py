@@ -39,35 +39,53 @@ class Sessions:
 
     def add(self, ts: int, dwell_ms: int, lateness_ms: int = 0) -> None:
         """Fold an event in. ``ts`` must not be older than ``newest - lateness_ms``."""
-        gap, open_ = self.gap_ms, self.open
         self.n_events += 1
-        # intervals within gap of ts (ts in [start - gap, last + gap]) join it
+        open_, gap = self.open, self.gap_ms
+        if not open_:
+            self.count += 1
+            open_.append([ts, ts, 1, dwell_ms])
+            return
+        cur = open_[-1]
+        if ts < cur[0]:
+            self._insert_before_newest(ts, dwell_ms)
+        elif ts <= cur[1] + gap:  # joins the newest session (earlier ones end more than gap before it)
+            cur[2] += 1
+            cur[3] += dwell_ms
+            if ts > cur[1]:
+                cur[1] = ts
+        else:
+            self.count += 1
+            open_.append([ts, ts, 1, dwell_ms])
+            horizon = ts - lateness_ms - gap  # no acceptable event can reach a session ending before it
+            if open_[0][1] < horizon:
+                self.open = [iv for iv in open_ if iv[1] >= horizon]
+
+    def _insert_before_newest(self, ts: int, dwell_ms: int) -> None:
+        """An out-of-order event before the newest session's start: it joins every session within
+        gap of it (so it may bridge two), or starts one of its own in time order."""
+        open_, gap = self.open, self.gap_ms
         hit = [i for i, iv in enumerate(open_) if iv[0] - gap <= ts <= iv[1] + gap]
         if not hit:
             self.count += 1
             pos = 0
-            while pos < len(open_) and open_[pos][0] < ts:
+            while open_[pos][0] < ts:
                 pos += 1
             open_.insert(pos, [ts, ts, 1, dwell_ms])
-        else:
-            first = open_[hit[0]]
-            for i in hit[1:]:  # ts bridges a gap: the sessions become one
-                iv = open_[i]
-                first[1] = max(first[1], iv[1])
-                first[2] += iv[2]
-                first[3] += iv[3]
-            for i in reversed(hit[1:]):
-                del open_[i]
-            self.count -= len(hit) - 1
-            if ts < first[0]:
-                first[0] = ts
-            elif ts > first[1]:
-                first[1] = ts
-            first[2] += 1
-            first[3] += dwell_ms
-        horizon = open_[-1][1] - lateness_ms - gap  # no acceptable event can reach an interval before it
-        if open_[0][1] < horizon:
-            self.open = [iv for iv in open_ if iv[1] >= horizon]
+            return
+        first = open_[hit[0]]
+        for i in hit[1:]:  # consecutive intervals: ts bridges the gaps between them
+            iv = open_[i]
+            first[1] = max(first[1], iv[1])
+            first[2] += iv[2]
+            first[3] += iv[3]
+        del open_[hit[0] + 1:hit[-1] + 1]
+        self.count -= len(hit) - 1
+        if ts < first[0]:
+            first[0] = ts
+        elif ts > first[1]:
+            first[1] = ts
+        first[2] += 1
+        first[3] += dwell_ms
 
     def snapshot(self) -> dict:
         cur = self.open[-1] if self.open else [0, 0, 0, 0]
