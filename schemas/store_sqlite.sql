@@ -4,7 +4,7 @@
 CREATE TABLE IF NOT EXISTS user_features (
     user_id     TEXT PRIMARY KEY,
     event_time  INTEGER NOT NULL,   -- newest event time folded into this state (epoch ms)
-    state_seq   INTEGER NOT NULL,   -- events applied to the user's state; orders equal event times
+    state_seq   INTEGER NOT NULL,   -- events folded into the state (applied + late); orders equal event times
     features    TEXT NOT NULL,      -- JSON object
     sequence    TEXT NOT NULL,      -- JSON list of {item_id, event_type, event_time}, oldest first
     updated_at  INTEGER NOT NULL    -- wall clock of the write (epoch ms)

@@ -2,6 +2,8 @@ import math
 import random
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from udfs.features.interest import DecayedInterest
 from udfs.features.params import FeatureParams
@@ -88,3 +90,21 @@ def test_params_validation():
     with pytest.raises(ValueError, match="unknown event types"):
         FeatureParams(event_weights={"teleport": 1.0})
     assert FeatureParams.window_label(86_400_000) == "24h" and FeatureParams.window_label(300_000) == "5m"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(0, 3_000_000), min_size=1, max_size=80))
+def test_window_counts_undercount_by_at_most_one_bucket_and_never_overcount(times):
+    # the documented bound: counted = events in [floor(now/b)*b - 59b, now], b = W/60
+    W, n = 3_600_000, 60
+    b = W // n
+    w = SlidingCounts(window_ms=W, buckets_per_window=n, n_types=1)
+    for t in times:  # arrival order as generated: out-of-order events too
+        w.add(t, 0)
+    now = max(times)
+    counted = w.totals()[0]
+    exact = sum(now - W < t <= now for t in times)
+    oldest_kept = now // b * b - (n - 1) * b
+    assert counted == sum(oldest_kept <= t <= now for t in times)
+    assert counted <= exact and exact - counted == sum(now - W < t < oldest_kept for t in times)
+    assert oldest_kept - (now - W) <= b  # the missed span is less than one bucket

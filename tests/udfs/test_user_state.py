@@ -96,3 +96,25 @@ def test_last_n_pickles_smaller_than_plain_lists():
     plain = pickle.dumps((seq.n, seq.times, seq.items), protocol=pickle.HIGHEST_PROTOCOL)
     compact = pickle.dumps(seq, protocol=pickle.HIGHEST_PROTOCOL)
     assert len(compact) < 0.7 * len(plain)
+
+
+def test_state_seq_counts_late_events_so_the_store_keeps_the_late_count(tmp_path):
+    # the store applies a row only when (event_time, state_seq) is newer: a late event leaves
+    # event_time as it is but changes late_events, so state_seq must count it
+    from recstream.store.base import FeatureRow
+    from recstream.store.sqlite import SqliteStore
+
+    s = UserState(P)
+    store = SqliteStore(tmp_path / "store.sqlite")
+
+    def write():
+        f = s.features(P)
+        store.upsert_features([FeatureRow("u", s.last_ts, s.seq, json.dumps(f), "[]")])
+        assert s.seq == f["event_count"] + f["late_events"]
+
+    s.apply(ev(10 * M), P)
+    write()
+    assert not s.apply(ev(1 * M), P)
+    write()
+    assert store.get_user_state("u")["features"]["late_events"] == 1
+    store.close()
