@@ -62,7 +62,7 @@ def run(
         extra.append(f"kafka.stop_offsets={offsets}")
     cfg = _config(config, overrides, extra)
     from recstream.flink_env import JavaNotFoundError
-    from recstream.runner import JobFailed, prepare_input, run_kafka_local, run_local
+    from recstream.runner import TIMING_DEPENDENT, JobFailed, prepare_input, run_kafka_local, run_local
     from recstream.store.base import StoreError
 
     kafka = cfg.source.kind == "kafka"
@@ -93,14 +93,24 @@ def run(
         "model": str(cfg.model.path) if cfg.model.active() else "off",
         "wall_s": round(summary.wall_s, 2), "job_net_runtime_s": summary.job_net_runtime_s,
         "store": str(cfg.store.sqlite.path),
+        "timing_dependent": list(TIMING_DEPENDENT), "interrupted_runs": summary.interrupted_runs,
     }
+    if summary.extra.get("users_updated_estimated"):
+        data["users_updated_estimated"] = True
     if json_out:
         print(json.dumps(data))
     else:
-        table = Table(title=f"recstream run {summary.run_id}", show_header=False)
+        caption = "* one row per user per micro-batch: varies with arrival timing; the other counts are exact"
+        if data.get("users_updated_estimated"):
+            caption += "; users_updated: an estimate (0.8 % std. error)"
+        table = Table(title=f"recstream run {summary.run_id}", show_header=False, caption=caption)
         for k, v in data.items():
-            table.add_row(k, str(v))
+            if k not in ("timing_dependent", "interrupted_runs"):
+                table.add_row(k + ("*" if k in TIMING_DEPENDENT else ""), str(v))
         console.print(table)
+    for rid in summary.interrupted_runs:
+        err.print(f"[yellow]warning:[/yellow] earlier run {rid} on this store was interrupted (no end recorded): "
+                  "its stored rows hold what it wrote before it stopped")
     if not kafka and summary.accounted != summary.events_in:
         err.print(f"[red]events in ({summary.events_in}) != applied + dead-lettered ({summary.accounted})[/red]")
         raise typer.Exit(3)

@@ -1,9 +1,20 @@
-"""Run the feature job in the local mini-cluster, with progress and a summary."""
+"""Run the feature job in the local mini-cluster, with progress, a run record and a summary.
+
+Every run records its life in the store's ``run_stats`` next to the writers' counters:
+``run_started_ms``, ``run_pid`` and ``run_host`` at start, ``run_heartbeat_ms`` every
+``HEARTBEAT_S`` while it runs, ``run_ended_ms`` (and ``run_failed`` 1 when the job failed)
+at the end. A run that was killed (``kill -9``, power loss) never writes its end, so
+:func:`run_status` calls it ``interrupted`` once its process is gone (same host) or its
+heartbeat is older than ``STALE_S``; the next run reports such runs once in its summary.
+"""
 from __future__ import annotations
 
+import os
+import socket
 import threading
 import time
 import uuid
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -11,6 +22,14 @@ from typing import Callable
 from recstream.config import RecstreamConfig
 from recstream.replay import count_lines, write_replay_file
 from recstream.store import open_store
+
+HEARTBEAT_S = 5.0
+STALE_S = 60.0  # an unended run whose heartbeat is older than this is no longer running
+
+# One feature row (and scored row) is written per user per bucket micro-batch, and micro-batches
+# are cut on arrival time: how a user's events fall into them depends on timing, so these counts
+# vary between runs of the same input. events_in/applied, dead letters and users_updated do not.
+TIMING_DEPENDENT = ("feature_rows", "scored_rows", "cold_start_rows")
 
 
 class JobFailed(RuntimeError):
@@ -44,6 +63,7 @@ class RunSummary:
     wall_s: float = 0.0
     job_net_runtime_s: float | None = None
     extra: dict = field(default_factory=dict)
+    interrupted_runs: list[str] = field(default_factory=list)  # earlier runs on this store, first reported now
 
     @property
     def dead_lettered(self) -> int:
@@ -70,14 +90,56 @@ def read_progress(store_cfg, run_id: str) -> dict[str, int]:
         return {}
     finally:
         store.close()
-    keys = ("events_applied", "dead_parse", "dead_late", "users_updated", "feature_rows", "scored_rows",
-            "cold_start_rows", "finished")
+    keys = ("events_applied", "dead_parse", "dead_late", "users_updated", "users_updated_estimated", "feature_rows",
+            "scored_rows", "cold_start_rows", "finished")
     out = {k: _sum_stats(stats, k) for k in keys}
     firsts = [v for k, v in stats.items() if k.startswith("first_write_ms") and v]
     lasts = [v for k, v in stats.items() if k.startswith("last_write_ms") and v]
     if firsts and lasts:
         out["first_write_ms"], out["last_write_ms"] = min(firsts), max(lasts)
     return out
+
+
+def host_id() -> int:
+    """This machine in ``run_stats`` (integers only there): a CRC-32 of the host name."""
+    return zlib.crc32(socket.gethostname().encode())
+
+
+def run_status(stats: dict[str, int], now_ms: int | None = None) -> str:
+    """``finished`` | ``failed`` | ``running`` | ``interrupted`` | ``unknown`` from a run's stored counters.
+
+    Runs without a run record (cluster submissions, backfills) are ``finished`` once a writer
+    recorded closing, ``unknown`` before (the cluster's REST API knows more)."""
+    if "run_ended_ms" in stats:
+        return "failed" if stats.get("run_failed") else "finished"
+    if "run_started_ms" not in stats:
+        return "finished" if any(k.split(".")[0] == "finished" for k in stats) else "unknown"
+    if "run_interrupted_ms" in stats:
+        return "interrupted"
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    if now_ms - stats.get("run_heartbeat_ms", stats["run_started_ms"]) > STALE_S * 1000:
+        return "interrupted"
+    if stats.get("run_host") == host_id() and "run_pid" in stats:
+        from recstream.cluster.local import pid_alive
+
+        if not pid_alive(stats["run_pid"]):
+            return "interrupted"
+    return "running"
+
+
+def report_interrupted_runs(store, exclude: str | None = None) -> list[str]:
+    """Earlier runs on ``store`` that were interrupted and not reported before; marks them reported
+    (``run_interrupted_ms``) so each is named once."""
+    found = []
+    now = int(time.time() * 1000)
+    for rid in store.run_ids():
+        if rid == exclude:
+            continue
+        stats = store.run_stats(rid)
+        if "run_interrupted_ms" not in stats and run_status(stats, now) == "interrupted":
+            store.set_run_stats(rid, {"run_interrupted_ms": now})
+            found.append(rid)
+    return found
 
 
 def prepare_input(cfg: RecstreamConfig, input_path: Path | None = None) -> tuple[Path, int]:
@@ -125,7 +187,19 @@ def run_kafka_local(
 
 def _run(cfg, execute, label: Path, events_in: int, on_progress, poll_s: float) -> RunSummary:
     run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
-    open_store(cfg.store).close()  # SQLite: create the schema before readers poll it
+    record = open_store(cfg.store)  # SQLite: also creates the schema before readers poll it
+    try:
+        return _run_recorded(record, run_id, cfg, execute, label, events_in, on_progress, poll_s)
+    finally:
+        record.close()
+
+
+def _run_recorded(record, run_id: str, cfg, execute, label: Path, events_in: int, on_progress,
+                  poll_s: float) -> RunSummary:
+    started = int(time.time() * 1000)
+    record.set_run_stats(run_id, {"run_started_ms": started, "run_heartbeat_ms": started, "run_pid": os.getpid(),
+                                  "run_host": host_id()})
+    interrupted = report_interrupted_runs(record, exclude=run_id)
     t0 = time.monotonic()
     # execute() blocks until the job ends; run it in a thread and poll the store for progress
     # (the local MiniCluster shuts down right after the job, so JobClient polling is unreliable).
@@ -139,10 +213,22 @@ def _run(cfg, execute, label: Path, events_in: int, on_progress, poll_s: float) 
 
     worker = threading.Thread(target=_execute, name="flink-execute", daemon=True)
     worker.start()
-    while worker.is_alive():
-        worker.join(poll_s)
-        if on_progress:
-            on_progress(read_progress(cfg.store, run_id))
+    beat = time.monotonic()
+    try:
+        while worker.is_alive():
+            worker.join(poll_s)
+            if on_progress:
+                on_progress(read_progress(cfg.store, run_id))
+            if time.monotonic() - beat >= HEARTBEAT_S:
+                beat = time.monotonic()
+                try:
+                    record.set_run_stats(run_id, {"run_heartbeat_ms": int(time.time() * 1000)})
+                except Exception:  # a missed beat is harmless (the next one follows); never fail the run
+                    pass
+    except KeyboardInterrupt:
+        record.set_run_stats(run_id, {"run_interrupted_ms": int(time.time() * 1000)})
+        raise
+    record.set_run_stats(run_id, {"run_ended_ms": int(time.time() * 1000), "run_failed": int("error" in outcome)})
     if "error" in outcome:
         raise JobFailed(run_id, outcome["error"])
     status = "FINISHED"
@@ -156,5 +242,7 @@ def _run(cfg, execute, label: Path, events_in: int, on_progress, poll_s: float) 
         dead_parse=p.get("dead_parse", 0), dead_late=p.get("dead_late", 0),
         users_updated=p.get("users_updated", 0), feature_rows=p.get("feature_rows", 0),
         job_status=status, wall_s=wall, job_net_runtime_s=net,
-        extra={k: p[k] for k in ("first_write_ms", "last_write_ms", "scored_rows", "cold_start_rows") if k in p},
+        extra={k: p[k] for k in ("first_write_ms", "last_write_ms", "scored_rows", "cold_start_rows",
+                                 "users_updated_estimated") if k in p},
+        interrupted_runs=interrupted,
     )

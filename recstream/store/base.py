@@ -159,6 +159,10 @@ class OnlineStore(abc.ABC):
     def run_stats(self, run_id: str) -> dict[str, int]: ...
 
     @abc.abstractmethod
+    def run_ids(self) -> list[str]:
+        """Every run that has counters stored (until they expire where the backend has a TTL), sorted."""
+
+    @abc.abstractmethod
     def close(self) -> None: ...
 
     def __enter__(self):

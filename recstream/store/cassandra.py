@@ -132,6 +132,7 @@ def statements(ks: str) -> tuple[dict[str, str], dict[str, str]]:
         "r_dead": f"SELECT run_id, id, stage, reason, raw, recorded_at FROM {ks}.dead_letters "
                   "WHERE run_id = ? AND hour = ? AND shard = ? LIMIT ?",
         "r_stats": f"SELECT key, value FROM {ks}.run_stats WHERE run_id = ?",
+        "r_runs": f"SELECT DISTINCT run_id FROM {ks}.run_stats",
     }
     ts_ttl = "USING TIMESTAMP ? AND TTL ?"
     writes = {
@@ -454,6 +455,10 @@ class CassandraStore(OnlineStore):
     def run_stats(self, run_id: str) -> dict[str, int]:
         (rows,) = self._read([(self.r_stats, (run_id,))])
         return {r["key"]: r["value"] for r in rows}
+
+    def run_ids(self) -> list[str]:
+        (rows,) = self._read([(self.r_runs, ())])
+        return sorted(r["run_id"] for r in rows)
 
     def close(self) -> None:
         cluster, self.cluster = getattr(self, "cluster", None), None

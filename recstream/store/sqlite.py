@@ -217,5 +217,8 @@ class SqliteStore(OnlineStore):
         rows = self.conn.execute("SELECT key, value FROM run_stats WHERE run_id = ?", (run_id,))
         return {r["key"]: r["value"] for r in rows}
 
+    def run_ids(self) -> list[str]:
+        return [r["run_id"] for r in self.conn.execute("SELECT DISTINCT run_id FROM run_stats ORDER BY run_id")]
+
     def close(self) -> None:
         self.conn.close()

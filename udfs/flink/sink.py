@@ -28,6 +28,7 @@ LATENCY_WARMUP_S = 5.0  # latency percentiles leave out rows written in the firs
 EWMA = 0.05  # weight of the newest sample in the moving-average gauges
 MODEL_NAME = "interest"  # model_versions partition the scores' versions are registered under
 LATENCY_SAMPLES = 100_000
+EXACT_USERS = 100_000  # distinct users a writer subtask counts exactly before it switches to an estimate
 
 
 class LatencySample:
@@ -58,6 +59,55 @@ class LatencySample:
         lat = sorted(self.values)
         return {"latency_p50_ms": lat[len(lat) // 2], "latency_p99_ms": lat[min(len(lat) - 1, int(len(lat) * 0.99))],
                 "latency_max_ms": self.max}
+
+
+class DistinctCounter:
+    """Distinct keys seen, in bounded memory: exact (a set) up to ``exact_cap`` keys, then a
+    HyperLogLog estimate with 2**``p`` registers (relative standard error 1.04 / sqrt(2**p):
+    0.8 % at the default p=14, 16 KiB). ``exact`` says which of the two ``count`` is."""
+
+    def __init__(self, exact_cap: int = EXACT_USERS, p: int = 14) -> None:
+        self.exact_cap = exact_cap
+        self.p = p
+        self._keys: set[str] | None = set()
+        self._registers: bytearray | None = None
+
+    @property
+    def exact(self) -> bool:
+        return self._keys is not None
+
+    def add(self, key: str) -> None:
+        if self._keys is not None:
+            self._keys.add(key)
+            if len(self._keys) > self.exact_cap:
+                self._registers = bytearray(1 << self.p)
+                for k in self._keys:
+                    self._add_hll(k)
+                self._keys = None
+        else:
+            self._add_hll(key)
+
+    def _add_hll(self, key: str) -> None:
+        import hashlib
+
+        h = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big")
+        idx = h >> (64 - self.p)
+        rest = h & ((1 << (64 - self.p)) - 1)
+        rank = (64 - self.p) - rest.bit_length() + 1  # position of the first 1 bit after the index bits
+        if rank > self._registers[idx]:
+            self._registers[idx] = rank
+
+    def count(self) -> int:
+        if self._keys is not None:
+            return len(self._keys)
+        import math
+
+        m = len(self._registers)
+        est = (0.7213 / (1 + 1.079 / m)) * m * m / sum(2.0 ** -r for r in self._registers)
+        zeros = self._registers.count(0)
+        if est <= 2.5 * m and zeros:  # small range: linear counting is the better estimate
+            est = m * math.log(m / zeros)
+        return int(round(est))
 
 
 class _StoreWriter(MapFunction):
@@ -102,9 +152,10 @@ class _StoreWriter(MapFunction):
 class FeatureWriter(_StoreWriter):
     def _open_metrics(self, group) -> None:
         self.rows_written = group.counter("store_rows_written")
-        self.users: set[str] = set()
-        self.stats.update(events_applied=0, feature_rows=0, users_updated=0, first_write_ms=0, last_write_ms=0,
-                          scored_rows=0, cold_start_rows=0)
+        # distinct users (bounded: exact up to EXACT_USERS per subtask, then an estimate)
+        self.users = DistinctCounter()
+        self.stats.update(events_applied=0, feature_rows=0, users_updated=0, users_updated_estimated=0,
+                          first_write_ms=0, last_write_ms=0, scored_rows=0, cold_start_rows=0)
         self.latencies = LatencySample()
         self.model_versions: set[str] = set()
         # gauges (thread mode has no histograms): distinct users written by this subtask, and moving
@@ -153,12 +204,14 @@ class FeatureWriter(_StoreWriter):
         self.stats["last_write_ms"] = now_ms
         if batch_start_ms and now_ms - self.stats["first_write_ms"] >= LATENCY_WARMUP_S * 1000:
             self.latencies.add(now_ms - batch_start_ms, n)
-        self.g_users.set(len(self.users))
+        users = self.users.count()
+        self.g_users.set(users)
         self.g_write_us.set(self.write_ms_avg * 1000)
         self.g_batch_to_store.set(self.batch_to_store_ms_avg)
         self.stats["events_applied"] += applied
         self.stats["feature_rows"] += n
-        self.stats["users_updated"] = len(self.users)
+        self.stats["users_updated"] = users
+        self.stats["users_updated_estimated"] = int(not self.users.exact)
         self._maybe_flush_stats()
         return 0
 

@@ -149,6 +149,15 @@ def test_run_stats_are_set_not_added(store):
     assert store.run_stats("r1") == {"a.0": 5, "b.0": 2}
 
 
+def test_run_ids_list_every_run_with_counters_sorted(store):
+    assert "r-b" not in store.run_ids()
+    store.set_run_stats("r-b", {"a.0": 1})
+    store.set_run_stats("r-a", {"a.0": 1})
+    store.set_run_stats("r-b", {"b.0": 1})
+    ids = store.run_ids()
+    assert ids == sorted(ids) and [i for i in ids if i.startswith("r-")] == ["r-a", "r-b"]
+
+
 def test_random_interleaving_of_writers_matches_a_sorted_replay(store):
     """Two 'writers' (live job and a replay) interleave at random; the result is the newest state."""
     rng = random.Random(3)
