@@ -1,8 +1,10 @@
 """Sessions are a function of the user's event times: any arrival order the lateness check
 accepts gives the same session features, an out-of-order event that bridges a gap merges two
 sessions, the kept intervals stay bounded, and states pickled in the earlier layout restore."""
+import base64
 import pickle
 import random
+import zlib
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -112,3 +114,27 @@ def test_a_state_pickled_in_the_earlier_layout_restores_and_continues():
                             "current_dwell_ms": 2, "avg_events": 2.0}
     back = pickle.loads(pickle.dumps(s))
     assert back.snapshot() == s.snapshot() and back.open == s.open
+
+
+# a whole UserState (interactions and anomaly on) pickled before sessions kept intervals, zlib + base64:
+# user "u", category "c", dwell 10 each: view at T, click at T + 5 min, purchase at T + 40 min
+T = 1_700_000_000_000
+OLD_USER_STATE = (
+    "eNptVM9P1EAUnu52d7uLIIoYgwmBm3AgBD2irlmTDR3gQrhpamkf24bS4k7LujFEPfgDGRMN48mbF6/cPOm/gDcTvXDxoCc8eDAa48y0s8sSZrLtzPvevve9N9/0YeH1Gx3JQS8k7iqZWgU7TppAphICTYvEdgyMlpf5Zkmud9nEI3YJ53Aeo+dF5H3b39H4u1T5tKOZY31j6DZHNT4Rn+kTAR6to2xg4UCHe3O1/NCNWoTR/qXAd/2wUYuSMCZpssUt/ofySuKsQWytE7bwbIiWQys1EIZnaSm04vYG8LVBS8q+xcyDf7Vzgg7KpqJDqO6B7aYOyRO24hlZHq9v4c4P7xSe9fqx4Q1wizm8vKelNaGjE8yRDEC9EJhXO0Bv2sQ7I7FjGU30exj15tzJn+3pYyf0iww4KbTARGig53u764cx8HfM6Omb4NhtcOeUpdvg0ppFvKgZs/q19ud3j19NJLS4ZgVR2OCWob0Hb99/HKQD6/Y9y+EyaERNX/S7SnW+Fc2mmsM4s3p17Mvh/fny13p1/O/4/ofKTyUOIILccW4E7iYQOlxjhXmbxItKXxqeUeqi2hyrGQe7OhLyYnTIn0b+5WkxkD9zRS5YLY80ncUnJSDEj0KuLWNJLbtVFxv2htCUWW1dRLTgCNkxnKMFLnzeC8Wd6gEn190WYROEPrFGDbcFQSBi4Artd4KIgGspOCdLHjnhOGwnTlkNiqs1d9Qk2QlyOX+aSRWoTuCKPHB56EBLWROUz8Gf78on8wJqdBqkAskCpJOeKgiSLeZNCjjfgUf57dZlHK1eLf0iL7dvbQJR8FNe07ELbIfRuh20Ge0T5dzIdulZSs1jbbt+/TD9BHS/BblORs52W6m6g/PjXOS/qf/LeoFG"
+)
+
+
+def test_a_user_state_saved_before_restores_with_the_same_features_and_continues():
+    p = FeatureParams(interactions_on=True, anomaly_on=True)
+    events = [dict(ev(T + t, 10, etype), item_id=f"i{t}", category="c")
+              for t, etype in ((0, "view"), (5 * M, "click"), (40 * M, "purchase"))]
+    fresh = UserState(p)
+    for e in events:
+        fresh.apply(e, p)
+    old = pickle.loads(zlib.decompress(base64.b64decode(OLD_USER_STATE)))
+    assert old.features(p) == fresh.features(p)
+    nxt = dict(ev(T + 50 * M, 10, "view"), item_id="i9", category="c")
+    assert old.apply(nxt, p) and fresh.apply(nxt, p)
+    assert old.features(p) == fresh.features(p)
+    assert old.features(p)["session"] == {"count": 2, "current_events": 2, "current_duration_ms": 10 * M,
+                                          "current_dwell_ms": 20, "avg_events": 2.0}
