@@ -12,7 +12,7 @@ from pathlib import Path
 
 from recstream.config import RecstreamConfig
 from recstream.config.models import CheckpointSettings, ClusterConfig, RestartSettings
-from recstream.flink_env import prepare_process_env, python_conf
+from recstream.flink_env import guard_planner_threads, prepare_process_env, python_conf
 
 
 def restart_conf(attempts: int, delay_s: float) -> dict[str, str]:
@@ -110,4 +110,5 @@ def create_environments(cfg: RecstreamConfig):
     env = StreamExecutionEnvironment.get_execution_environment(conf)
     env.set_parallelism(cfg.job.parallelism)
     t_env = StreamTableEnvironment.create(env)
+    guard_planner_threads(t_env)
     return env, t_env

@@ -8,6 +8,7 @@ never picks up an unrelated ``python`` from PATH.
 from __future__ import annotations
 
 import glob
+import logging
 import os
 import re
 import shutil
@@ -81,3 +82,82 @@ def prepare_process_env() -> Path:
 
 def python_conf() -> dict[str, str]:
     return {"python.executable": sys.executable, "python.client.executable": sys.executable}
+
+
+def guard_planner_threads(t_env) -> None:
+    """Give every py4j connection's JVM thread the planner's metadata provider (FLINK-36298,
+    not fixed in Flink 2.3.0).
+
+    Calcite keeps the metadata handler provider in a thread-local that Flink's planner sets only
+    on the JVM thread that built the planner or converted a SQL query. PyFlink's py4j gateway
+    serves each Python-side connection on its own JVM thread and opens another one whenever two
+    Python threads call at once (a second thread, a Java reference garbage-collected on another
+    thread), and later calls may go out on either. A planner call (``to_data_stream``,
+    ``execute``) that lands on a thread that never had the provider fails with
+    ``NullPointerException: metadataHandlerProvider``. This sets it on the idle connections'
+    threads now and on each connection the gateway opens from now on (once per gateway). Where
+    the planner's classes are not as expected, it logs a warning and leaves the gateway as it was.
+    """
+    try:
+        _guard_planner_threads(t_env)
+    except Exception as exc:  # a workaround must never stop a job from starting
+        logging.getLogger(__name__).warning("planner thread guard not installed (%s): a planner call may fail "
+                                            "with 'metadataHandlerProvider' (FLINK-36298)", exc)
+
+
+def _guard_planner_threads(t_env) -> None:
+    from py4j import protocol as proto
+    from pyflink.java_gateway import get_gateway
+
+    gw = get_gateway()
+    client = gw._gateway_client
+    if getattr(client, "_recstream_planner_guard", False):
+        return
+    jvm = gw.jvm
+    loader = t_env._j_tenv.getPlanner().getClass().getClassLoader()
+
+    def cls(name):
+        return jvm.java.lang.Class.forName(name, True, loader)
+
+    def array(kind, items):
+        arr = gw.new_array(kind, len(items))
+        for i, item in enumerate(items):
+            arr[i] = item
+        return arr
+
+    thread_providers = cls("org.apache.calcite.rel.metadata.RelMetadataQueryBase").getField("THREAD_PROVIDERS").get(None)
+    provider = (cls("org.apache.flink.table.planner.plan.metadata.FlinkDefaultRelMetadataProvider")
+                .getMethod("INSTANCE", array(jvm.java.lang.Class, [])).invoke(None, array(jvm.java.lang.Object, [])))
+    janino = (cls("org.apache.calcite.rel.metadata.JaninoRelMetadataProvider")
+              .getMethod("of", array(jvm.java.lang.Class, [cls("org.apache.calcite.rel.metadata.RelMetadataProvider")]))
+              .invoke(None, array(jvm.java.lang.Object, [provider])))
+    # thread_providers.set(janino) as a raw command, sent down one chosen connection
+    command = (proto.CALL_COMMAND_NAME + thread_providers._target_id + "\n" + "set" + "\n"
+               + proto.get_command_part(janino, client.gateway_property.pool) + proto.END_COMMAND_PART)
+
+    def seed(connection) -> None:
+        answer = connection.send_command(command)
+        proto.get_return_value(answer, client)  # raises if the JVM refused
+
+    idle = []
+    while True:  # popped, so no other Python thread can use them meanwhile
+        try:
+            idle.append(client.deque.pop())
+        except IndexError:
+            break
+    try:
+        for connection in idle:
+            seed(connection)
+    finally:
+        for connection in reversed(idle):
+            client.deque.append(connection)
+    create = client._create_connection
+
+    def create_seeded():
+        connection = create()
+        seed(connection)
+        return connection
+
+    client._create_connection = create_seeded
+    # the Java objects the command names must outlive it on the gateway
+    client._recstream_planner_guard = (thread_providers, janino)
