@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import time
 from pathlib import Path
 from typing import List, Optional
@@ -138,21 +139,31 @@ def kafka_jars(
 
 @kafka_app.command("broker")
 def kafka_broker(port: int = typer.Option(9092, help="loopback port")):
-    """Run a local Kafka-protocol broker (tansu, in memory) until Ctrl-C: for demos and tests, not production."""
+    """Run a local Kafka-protocol broker (tansu, in memory) until Ctrl-C or SIGTERM: for demos and tests,
+    not production."""
     from recstream.kafka.broker import BrokerError, TansuBroker
 
+    # a supervisor stops with SIGTERM (a closed terminal: SIGHUP): stop tansu the same way as on Ctrl-C
+    # (Python's default for SIGTERM ends the process without running the finally below)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _interrupt)
+    broker = TansuBroker(port=port)
     try:
-        broker = TansuBroker(port=port).start()
+        broker.start()
+        console.print(f"tansu listening on {broker.bootstrap} (in memory; Ctrl-C stops it and loses every topic)")
+        while broker.proc.poll() is None:
+            time.sleep(0.5)
+        raise BrokerError(f"tansu exited by itself with code {broker.proc.returncode}")
     except BrokerError as exc:
         _fail(exc)
-    console.print(f"tansu listening on {broker.bootstrap} (in memory; Ctrl-C stops it and loses every topic)")
-    try:
-        while broker.proc and broker.proc.poll() is None:
-            time.sleep(0.5)
     except KeyboardInterrupt:
         pass
     finally:
         broker.stop()
+
+
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt(signal.Signals(signum).name)
 
 
 def register(app: typer.Typer) -> None:

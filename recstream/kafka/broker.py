@@ -11,12 +11,20 @@ starts in well under a second. It is not Apache Kafka; its known differences
 * aborted transactions stay visible, so sinks use AT_LEAST_ONCE + idempotent writes.
 
 Nothing is persisted: stopping the broker loses every topic.
+
+The broker process dies with the thread that started it (Linux ``PR_SET_PDEATHSIG``), so a
+killed test run or ``recstream kafka broker`` never leaves a tansu holding its port; start
+it from a thread that outlives its use (the main thread, a fixture).
 """
 from __future__ import annotations
 
+import ctypes
+import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -43,6 +51,30 @@ def tansu_binary() -> Path:
     return path
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent_hook():
+    """A ``preexec_fn`` that makes the child get SIGTERM when its parent dies (None off Linux).
+
+    libc's ``prctl`` is looked up here, before the fork: between fork and exec the child of a
+    threaded parent must not take locks that dlopen/dlsym may need."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def hook() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return hook
+
+
 class TansuBroker:
     """Start with ``with TansuBroker() as b: b.bootstrap`` ; stopped (by pid) on exit."""
 
@@ -58,7 +90,8 @@ class TansuBroker:
         self.proc = subprocess.Popen(
             [str(tansu_binary()), "broker", "--cluster-id", "recstream", "--listener-url", url,
              "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=_die_with_parent_hook())
         if log is not subprocess.DEVNULL:
             log.close()
         deadline = time.monotonic() + timeout_s
