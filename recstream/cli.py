@@ -8,11 +8,14 @@ from typing import List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from recstream import cli_bench, cli_cassandra, cli_cluster, cli_features, cli_kafka, cli_serve
+from recstream import cli_bench, cli_cassandra, cli_cluster, cli_features, cli_help, cli_kafka, cli_serve
 from recstream.config import ConfigError, load_config
+
+cli_help.install()
 
 app = typer.Typer(help="Real-time recommender features and interest-model inference on Apache Flink.",
                   no_args_is_help=True, add_completion=False)
@@ -132,45 +135,24 @@ def generate(
     console.print(f"wrote {n} events to {out}")
 
 
-@inspect_app.command("user")
-def inspect_user(
-    user_id: str,
-    config: Optional[List[Path]] = ConfigOpt,
-    overrides: Optional[List[str]] = SetOpt,
-    store: Optional[Path] = typer.Option(None, help="SQLite store path"),
-):
-    """Print a user's stored features and sequence as JSON."""
-    cfg = _config(config, overrides, [f"store.sqlite.path={store}"] if store else [])
-    from recstream.store import open_store
-    from recstream.store.base import StoreError
-
-    try:
-        st = open_store(cfg.store, read_only=True)
-    except (FileNotFoundError, StoreError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(1)
-    with st:
-        state = st.get_user_state(user_id)
-    if state is None:
-        err.print(f"user {user_id!r} not found in {cfg.store.sqlite.path}")
-        raise typer.Exit(1)
-    console.print_json(json.dumps(state))
+# one read path: `inspect user` is `serve-read user` under the name the README's first steps use
+inspect_app.command("user")(cli_serve.user)
 
 
 @inspect_app.command("dead-letters")
 def inspect_dead_letters(
     run_id: Optional[str] = typer.Option(None, help="only this run"),
-    limit: int = typer.Option(20),
+    limit: int = typer.Option(20, min=1),
     config: Optional[List[Path]] = ConfigOpt,
     overrides: Optional[List[str]] = SetOpt,
+    store: Optional[Path] = cli_serve.StoreOpt,
 ):
     """Print dead-lettered events with their reasons."""
-    cfg = _config(config, overrides)
-    from recstream.store import open_store
-
-    with open_store(cfg.store, read_only=True) as st:
-        for d in st.dead_letters(run_id, limit):
-            console.print(f"[yellow]{d['stage']}[/yellow] {d['reason']}\n    {d['raw'][:200]}")
+    reader, _ = cli_serve.open_cli_reader(config, overrides, store)
+    with reader:
+        for d in reader.dead_letters(run_id, limit):
+            # reasons and raw events are user data: "[...]" in them is text, not rich markup
+            console.print(f"[yellow]{escape(d['stage'])}[/yellow] {escape(d['reason'])}\n    {escape(d['raw'][:200])}")
 
 
 def _register_model_commands() -> None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
+import logging
+import sys
 from pathlib import Path
 from typing import List, Optional
-
-import logging
 
 import typer
 from rich.console import Console
@@ -20,7 +20,8 @@ SetOpt = typer.Option(None, "--set", "-s", help="override a config key, e.g. --s
 StoreOpt = typer.Option(None, "--store", help="SQLite store path (store.sqlite.path)")
 
 
-def _reader(config, overrides, store: Optional[Path]):
+def open_cli_reader(config, overrides, store: Optional[Path]):
+    """The reader on the configured store and the config; a missing or unreachable store exits 1."""
     # connection errors are reported in one line by the store; the driver's own tracebacks are noise here
     logging.getLogger("cassandra").setLevel(logging.CRITICAL)
     from recstream.cli import _config
@@ -40,7 +41,7 @@ def _emit(value, what: str, cfg) -> None:
         where = cfg.store.sqlite.path if cfg.store.kind == "sqlite" else f"keyspace {cfg.store.cassandra.keyspace}"
         err.print(f"{what} not found in the {cfg.store.kind} store ({where})")
         raise typer.Exit(1)
-    print(json.dumps(value, sort_keys=True))
+    print(json.dumps(value, sort_keys=True, indent=2 if sys.stdout.isatty() else None))
 
 
 @serve_app.command("user")
@@ -53,8 +54,10 @@ def user(
     overrides: Optional[List[str]] = SetOpt,
     store: Optional[Path] = StoreOpt,
 ):
-    """A user's latest features + sequence (+ scores), or with --top-k the recommendations."""
-    reader, cfg = _reader(config, overrides, store)
+    """A user's latest features + sequence (+ scores), or with --top-k the recommendations (JSON).
+
+    `recstream inspect user` is this command."""
+    reader, cfg = open_cli_reader(config, overrides, store)
     with reader:
         if top_k:
             _emit(reader.get_top_k(user_id, k=k), f"top-K of user {user_id!r}", cfg)
@@ -66,7 +69,7 @@ def user(
 def item(item_id: str, config: Optional[List[Path]] = ConfigOpt, overrides: Optional[List[str]] = SetOpt,
          store: Optional[Path] = StoreOpt):
     """An item's features and popularity."""
-    reader, cfg = _reader(config, overrides, store)
+    reader, cfg = open_cli_reader(config, overrides, store)
     with reader:
         _emit(reader.get_item(item_id), f"item {item_id!r}", cfg)
 
@@ -76,7 +79,7 @@ def popular(scope: str = typer.Option("global", help="'global' or e.g. 'category
             k: Optional[int] = typer.Option(None, "--k", min=1), config: Optional[List[Path]] = ConfigOpt,
             overrides: Optional[List[str]] = SetOpt, store: Optional[Path] = StoreOpt):
     """The most popular items of a scope."""
-    reader, cfg = _reader(config, overrides, store)
+    reader, cfg = open_cli_reader(config, overrides, store)
     with reader:
         _emit(reader.get_popular_items(scope, k=k), f"popular items of scope {scope!r}", cfg)
 
@@ -85,7 +88,7 @@ def popular(scope: str = typer.Option("global", help="'global' or e.g. 'category
 def models(name: str = typer.Option("interest", help="model name"), config: Optional[List[Path]] = ConfigOpt,
            overrides: Optional[List[str]] = SetOpt, store: Optional[Path] = StoreOpt):
     """Model versions that have written scores."""
-    reader, cfg = _reader(config, overrides, store)
+    reader, cfg = open_cli_reader(config, overrides, store)
     with reader:
         print(json.dumps(reader.model_versions(name), sort_keys=True))
 

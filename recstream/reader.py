@@ -62,6 +62,10 @@ class Reader:
     def model_versions(self, model_name: str = "interest") -> list[dict]:
         return self.store.model_versions(model_name)
 
+    def dead_letters(self, run_id: str | None = None, limit: int = 100) -> list[dict]:
+        """Rejected events with stage, reason and raw text (of one run when ``run_id`` is given)."""
+        return self.store.dead_letters(run_id, limit)
+
     def close(self) -> None:
         self.store.close()
 

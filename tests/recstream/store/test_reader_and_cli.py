@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from recstream.cli import app
 from recstream.reader import open_reader
-from recstream.store.base import FeatureRow, ItemRow, ModelVersion, PopularItems, ScoreRow
+from recstream.store.base import DeadLetter, FeatureRow, ItemRow, ModelVersion, PopularItems, ScoreRow
 from recstream.store.sqlite import SqliteStore
 
 runner = CliRunner()
@@ -29,6 +29,9 @@ def db(tmp_path):
         st.upsert_items([ItemRow("m1", 90, 1, json.dumps({"category": "Drama"}), 4.5)])
         st.set_popular_items([PopularItems("global", 99, ["m1", "m2"], [9.0, 8.0])])
         st.register_model_versions([ModelVersion("interest", "v7", 1234)])
+        st.add_dead_letters([DeadLetter("r1", "parse", "event_type: [bold]x[/bold] is not one of ['view']",
+                                        '{"user_id": "[red]u9[/red]"}'),
+                             DeadLetter("r2", "late", "600 s behind the user's newest event time", '{"user_id": "u1"}')])
     return path
 
 
@@ -78,6 +81,32 @@ def test_serve_read_not_found_and_missing_store(db, tmp_path):
     assert out.exit_code == 1 and "top-K of user 'u2' not found" in flat(out.output)
     out = cli("serve-read", "user", "u1", "--store", tmp_path / "none.sqlite")
     assert out.exit_code == 1 and "does not exist (run `recstream run` first)" in flat(out.output)
+
+
+def test_inspect_user_is_serve_read_user(db, tmp_path):
+    for args in (["u1"], ["u1", "--top-k", "--k", 1], ["u1", "--no-scores"]):
+        inspect, serve = cli("inspect", "user", *args, "--store", db), cli("serve-read", "user", *args, "--store", db)
+        assert inspect.exit_code == serve.exit_code == 0, inspect.output
+        assert json.loads(inspect.stdout) == json.loads(serve.stdout)
+    assert json.loads(cli("inspect", "user", "u1", "--top-k", "--store", db).stdout)["model_version"] == "v7"
+    for args in (["ghost", "--store", db], ["u1", "--store", tmp_path / "none.sqlite"]):
+        inspect, serve = cli("inspect", "user", *args), cli("serve-read", "user", *args)
+        assert inspect.exit_code == serve.exit_code == 1 and flat(inspect.output) == flat(serve.output)
+
+
+def test_inspect_dead_letters_reads_the_given_store(db, tmp_path):
+    out = cli("inspect", "dead-letters", "--store", db)
+    assert out.exit_code == 0, out.output
+    # stored text is shown as it is, never read as rich markup
+    assert "event_type: [bold]x[/bold] is not one of ['view']" in out.stdout
+    assert '{"user_id": "[red]u9[/red]"}' in out.stdout and "late 600 s behind" in flat(out.stdout)
+    only = cli("inspect", "dead-letters", "--run-id", "r2", "--store", db)
+    assert "late" in only.stdout and "parse" not in only.stdout
+    assert cli("inspect", "dead-letters", "--limit", 0, "--store", db).exit_code == 2
+    missing = cli("inspect", "dead-letters", "--store", tmp_path / "none.sqlite")
+    assert missing.exit_code == 1 and "does not exist (run `recstream run` first)" in flat(missing.output)
+    with open_reader(overrides=[f"store.sqlite.path={db}"]) as r:
+        assert [d["run_id"] for d in r.dead_letters("r1")] == ["r1"] and len(r.dead_letters(limit=1)) == 1
 
 
 def test_cassandra_init_dry_run_prints_the_rendered_cql():
