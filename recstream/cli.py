@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from recstream import cli_bench, cli_cassandra, cli_cluster, cli_features, cli_help, cli_kafka, cli_serve
+from recstream import cli_bench, cli_cassandra, cli_cluster, cli_data, cli_features, cli_help, cli_kafka, cli_serve
 from recstream.config import ConfigError, load_config
 
 cli_help.install()
@@ -172,6 +172,7 @@ cli_serve.register(app)
 cli_cluster.register(app)
 cli_features.register(app)
 cli_bench.register(app)
+cli_data.register(app)
 
 
 def main() -> None:  # pragma: no cover

@@ -20,10 +20,15 @@ class MovieLensError(ValueError):
     """The MovieLens directory is missing files or has lines in the wrong layout."""
 
 
+# the data set may not be redistributed, so a fresh clone has none: say how to get it
+HOW_TO_GET = ("get ML-100K with `recstream data fetch-movielens` (or unpack "
+              "https://files.grouplens.org/datasets/movielens/ml-100k.zip yourself) and set source.movielens.path")
+
+
 def load_genres(path: Path) -> dict[str, list[str]]:
     item_file = path / "u.item"
     if not item_file.exists():
-        raise MovieLensError(f"{item_file} not found (expected the ML-100K u.item file)")
+        raise MovieLensError(f"{item_file} not found (expected the ML-100K u.item file); {HOW_TO_GET}")
     genres = {}
     with item_file.open(encoding="latin-1") as fh:
         for n, line in enumerate(fh, 1):
@@ -40,7 +45,8 @@ def load_events(path: str | Path) -> list[dict]:
     path = Path(path)
     data_file = path / "u.data"
     if not data_file.exists():
-        raise MovieLensError(f"{data_file} not found (expected the ML-100K u.data file: user, item, rating, timestamp)")
+        raise MovieLensError(f"{data_file} not found (expected the ML-100K u.data file: user, item, rating, "
+                             f"timestamp); {HOW_TO_GET}")
     genres = load_genres(path)
     events = []
     with data_file.open() as fh:
