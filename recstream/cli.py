@@ -70,8 +70,8 @@ def run(
 
     kafka = cfg.source.kind == "kafka"
     try:
-        # Kafka: how many records the run will see is unknown (committed start offsets), so no total
-        path, total = (None, None) if kafka else prepare_input(cfg, input)
+        # Kafka: a total only for a bounded read (stop offsets)
+        path, total = (None, cli_kafka.bounded_total(cfg, err)) if kafka else prepare_input(cfg, input)
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} events"),
                       TimeElapsedColumn(), console=err, transient=json_out) as progress:
             task = progress.add_task("starting Flink", total=total)
@@ -81,7 +81,7 @@ def run(
                 progress.update(task, completed=done, description="processing" if done else "starting Flink")
 
             if kafka:
-                summary = run_kafka_local(cfg, on_progress=on_progress)
+                summary = run_kafka_local(cfg, on_progress=on_progress, events_in=total or 0)
             else:
                 summary = run_local(cfg, on_progress=on_progress, prepared=(path, total))
     except (JavaNotFoundError, FileNotFoundError, ValueError, JobFailed, StoreError) as exc:

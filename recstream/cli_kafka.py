@@ -110,6 +110,20 @@ def produce(
         raise typer.Exit(1)
 
 
+def bounded_total(cfg, console: Console) -> int | None:
+    """Records the configured Kafka read will see: None when it is unbounded or the broker cannot say
+    (the run goes on without a total; the job reports its own connection errors)."""
+    from confluent_kafka import KafkaException
+
+    from recstream.kafka.offsets import bounded_record_count
+
+    try:
+        return bounded_record_count(cfg.kafka)
+    except KafkaException as exc:
+        console.print(f"[yellow]warning:[/yellow] cannot count the records before kafka.stop_offsets: {exc}")
+        return None
+
+
 def _read_lines(path: Path) -> list[str]:
     with open(path, encoding="utf-8", errors="replace") as f:
         return [line.rstrip("\n") for line in f if line.strip()]

@@ -1,14 +1,17 @@
 """End to end against a real Kafka-protocol broker (tansu): topic → PyFlink job → store + dead-letter topics."""
 from __future__ import annotations
 
+import json
 from collections import Counter
+from types import SimpleNamespace
 
 import pytest
+from typer.testing import CliRunner
 
+from recstream.cli import app
 from recstream.config import load_config
 from recstream.kafka.produce import produce_lines
 from recstream.kafka.topics import create_topics
-from recstream.runner import run_kafka_local
 from recstream.sources.synthetic import SyntheticSpec, replay_lines
 from recstream.store.sqlite import SqliteStore
 from tests.conftest import assert_close
@@ -21,12 +24,15 @@ SPEC = SyntheticSpec(seed=5, n_users=50, n_items=200, n_events=2500, bot_users=1
                      late_fraction=0.03, malformed_fraction=0.02)
 
 
+def kafka_overrides(tmp, broker, jars, extra=()) -> list[str]:
+    return [f"store.sqlite.path={tmp / 'store.sqlite'}", f"job.work_dir={tmp}", "job.parallelism=2",
+            f"kafka.bootstrap_servers={broker.bootstrap}", f"kafka.jars_dir={jars}", "kafka.start=earliest",
+            "model.enabled=false", *extra]
+
+
 def kafka_cfg(tmp, broker, jars, stop_offsets, extra=()):
-    return load_config(overrides=[
-        f"store.sqlite.path={tmp / 'store.sqlite'}", f"job.work_dir={tmp}", "job.parallelism=2",
-        f"kafka.bootstrap_servers={broker.bootstrap}", f"kafka.jars_dir={jars}", "kafka.start=earliest",
-        f"kafka.stop_offsets={dict(stop_offsets)}", "model.enabled=false", *extra,
-    ])
+    return load_config(overrides=[*kafka_overrides(tmp, broker, jars, extra),
+                                  f"kafka.stop_offsets={dict(stop_offsets)}"])
 
 
 @pytest.fixture(scope="module")
@@ -49,14 +55,24 @@ def kafka_run(kafka_broker, kafka_jars, tmp_path_factory):
     produced.end_offsets[0] += 1
     lines.append("")
     cfg = kafka_cfg(tmp, kafka_broker, kafka_jars, produced.end_offsets)
-    summary = run_kafka_local(cfg, events_in=len(lines))
-    return cfg, lines, summary, produced
+    # as a user runs it: `recstream produce --offsets-out` wrote the stop offsets, `recstream run` reads them
+    offsets = tmp / "offsets.json"
+    offsets.write_text(json.dumps({str(p): o for p, o in produced.end_offsets.items()}))
+    args = ["run", "--source", "kafka", "--stop-offsets", str(offsets), "--json"]
+    for override in kafka_overrides(tmp, kafka_broker, kafka_jars):
+        args += ["--set", override]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads([line for line in result.stdout.splitlines() if line.startswith("{")][-1])
+    return cfg, lines, SimpleNamespace(**data, job_status=data["status"]), produced
 
 
 def test_every_record_is_accounted_for(kafka_run):
     cfg, lines, summary, produced = kafka_run
     assert sum(produced.end_offsets.values()) == len(lines)  # incl. the tombstone
     assert summary.job_status == "FINISHED"
+    # counted from the stop offsets before the job starts (the progress bar's total, too)
+    assert summary.events_in == len(lines)
     _, late, dead = fold_raw(lines, cfg.features.params())
     assert summary.dead_parse == len(dead) >= 3
     assert summary.dead_late == len(late) > 0
