@@ -120,8 +120,8 @@ def bucket_batch_table(t_env, view: str, cfg: RecstreamConfig, line_based: bool 
     if with_origin:
         payload = f"CONCAT(origin, CHR(9), {payload})"
     # the routing id, escaped as udfs.features.bucket_fold.escape_key does (backslash first)
-    key = ("REPLACE(REPLACE(REPLACE(user_id, '\\', '\\\\'), CHR(9), CONCAT('\\', 't')), "
-           "CHR(10), CONCAT('\\', 'n'))")
+    key = ("REPLACE(REPLACE(REPLACE(REPLACE(user_id, '\\', '\\\\'), CHR(9), CONCAT('\\', 't')), "
+           "CHR(10), CONCAT('\\', 'n')), '\ufeff', CONCAT('\\', 'ufeff'))")
     t_env.create_temporary_view(f"{view}_keyed", t_env.sql_query(
         f"SELECT {bucket_sql('user_id', buckets)} AS bucket, CONCAT({key}, CHR(9), {payload}) AS rec, "
         f"batch_time FROM (SELECT COALESCE(JSON_VALUE(f0, '$.user_id'), '') AS user_id, f0, batch_time"
@@ -238,11 +238,12 @@ def file_source_stream(env, path: Path):
 
     from recstream.replay import replay_files
 
-    path = Path(path).resolve()
     # One file = one split, read in order by one reader: a user's events must all be in one file
     # (recstream's partitioned replays split by user id), then arrival order per user is file order.
-    parallelism = max(1, len(replay_files(path)))
-    source = FileSource.for_record_stream_format(StreamFormat.text_line_format(), str(path)).build()
+    # The files are named one by one so the job reads exactly the files the run counts.
+    files = [str(f.resolve()) for f in replay_files(Path(path))]
+    parallelism = len(files)
+    source = FileSource.for_record_stream_format(StreamFormat.text_line_format(), *files).build()
     return (env.from_source(source, WatermarkStrategy.no_watermarks(), "replay-file").set_parallelism(parallelism),
             parallelism)
 

@@ -91,7 +91,7 @@ def backfill(cfg: RecstreamConfig, input_path: Path, run_id: str | None = None, 
     from recstream.store.base import DeadLetter, FeatureRow, ItemRow, PopularItems
     from udfs.features.anomaly import PopulationStats, UserAnomaly
     from udfs.features.batch import fold_with_items
-    from udfs.features.bucket_fold import MAX_RAW_IN_DEAD_LETTER, late_reason
+    from udfs.features.bucket_fold import dead_letter_raw, late_reason
     from udfs.features.item_fold import PopularLists
     from udfs.features.runtime import FoldOptions, FoldRuntime, save_population
 
@@ -136,7 +136,7 @@ def backfill(cfg: RecstreamConfig, input_path: Path, run_id: str | None = None, 
                 for uid, s in result.states.items())
         for chunk in _chunks(rows):
             st.upsert_users(chunk)
-        letters = [DeadLetter(run_id, "parse", reason, rt.dead_raw(raw[:MAX_RAW_IN_DEAD_LETTER]))
+        letters = [DeadLetter(run_id, "parse", reason, dead_letter_raw(rt, raw))
                    for raw, reason in result.dead]
         for raw, event, newest in result.late:
             letters.append(DeadLetter(run_id, "late", late_reason(event, params, newest), rt.dead_raw(raw)))

@@ -68,14 +68,33 @@ def write_replay_file(cfg: RecstreamConfig, path: Path, partitions: int = 1) -> 
 
 
 def replay_files(path: Path) -> list[Path]:
-    """The files of a replay: the file itself, or a directory's ``*.jsonl`` files in name order."""
+    """The files of a replay: the file itself, or a directory's ``*.jsonl`` files in name order.
+
+    Only these are read (by the job and by ``backfill``) and counted; other files in the
+    directory (a README, ``.`` or ``_`` files as Flink's file source hides them) are ignored.
+    """
     path = Path(path)
-    return sorted(path.glob("*.jsonl")) if path.is_dir() else [path]
+    if not path.is_dir():
+        return [path]
+    files = sorted(f for f in path.glob("*.jsonl") if f.is_file() and not f.name.startswith((".", "_")))
+    if not files:
+        raise FileNotFoundError(f"{path} holds no *.jsonl files")
+    return files
 
 
 def count_lines(path: Path) -> int:
+    """Lines as the job's text-line reader splits them: ``\\n``, ``\\r\\n`` and a lone ``\\r`` each
+    end a line (so a raw CR inside an event splits it in two, both halves dead-lettered)."""
     total = 0
     for f in replay_files(path):
         with open(f, "rb") as fh:
-            total += sum(1 for _ in fh)
+            last = b""
+            while chunk := fh.read(1 << 20):
+                # a CRLF split across two chunks is one line end, not two
+                total += chunk.count(b"\n") + chunk.count(b"\r") - chunk.count(b"\r\n")
+                if last == b"\r" and chunk[:1] == b"\n":
+                    total -= 1
+                last = chunk[-1:]
+            if last not in (b"", b"\n", b"\r"):
+                total += 1  # a last line without a line end
     return total

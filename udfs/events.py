@@ -3,10 +3,17 @@
 A raw payload (str or bytes) either becomes a normalised event dict or a reason
 string that says what was wrong; the caller routes the latter to the dead-letter
 output together with the raw payload. Nothing here raises on bad input.
+
+Beyond the schema, a payload is rejected when the job's two readers of it could
+disagree: the stream routes each event by the user id that Flink SQL's Java JSON
+parser reads (``JSON_VALUE``), while this module (the stream's fold and the batch
+backfill alike) reads it with Python's ``json``. The input rules and the reason for
+each are in docs/events.md; every reject names its rule in the reason.
 """
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import fastjsonschema
@@ -14,6 +21,9 @@ import fastjsonschema
 from schemas import event_schema
 
 MAX_RAW_BYTES = 64 * 1024
+MAX_DEPTH = 32  # nested objects/arrays; Python's and Java's parsers give up at different depths near 1000
+MAX_NUMBER_CHARS = 100  # characters of one number literal; Java's parser refuses those over 1000
+REPLACEMENT = "\ufffd"  # what Flink's text reader puts in place of bytes that are not UTF-8
 
 _SCHEMA = event_schema()
 _validate = fastjsonschema.compile(_SCHEMA)
@@ -21,11 +31,72 @@ _PROPS = _SCHEMA["properties"]
 _REQUIRED = tuple(_SCHEMA["required"])
 _TYPES = frozenset(_PROPS["event_type"]["enum"])
 _STR_LIMITS = {k: (v["minLength"], v["maxLength"]) for k, v in _PROPS.items() if v.get("type") == "string" and "minLength" in v}
+_INT_FIELDS = tuple(k for k, v in _PROPS.items() if v.get("type") == "integer")
 _TIME_MAX = _PROPS["event_time"]["maximum"]
 _DWELL_MAX = _PROPS["dwell_ms"]["maximum"]
 _RATING_MAX = _PROPS["rating"]["maximum"]
 _TAGS_MAX = _PROPS["tags"]["maxItems"]
 _TAG_MIN, _TAG_MAX = _PROPS["tags"]["items"]["minLength"], _PROPS["tags"]["items"]["maxLength"]
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
+_BRACKETS = re.compile(r"[\[\]{}]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class Invalid(Exception):
+    """Raised internally for an invalid event; carries the dead-letter reason."""
+
+
+def _object(pairs: list) -> dict:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen = set()
+        for k, _ in pairs:
+            if k in seen:
+                raise Invalid(f"duplicate key {k!r}: which of its values counts is ambiguous")
+            seen.add(k)
+    return obj
+
+
+def _constant(name: str):
+    raise Invalid(f"non-finite number {name}: not valid JSON")
+
+
+def _int(text: str) -> int:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise Invalid(f"number too long: {len(text)} characters > {MAX_NUMBER_CHARS}")
+    return int(text)
+
+
+def _float(text: str) -> float:
+    if len(text) > MAX_NUMBER_CHARS:
+        raise Invalid(f"number too long: {len(text)} characters > {MAX_NUMBER_CHARS}")
+    value = float(text)
+    if value - value != 0:  # inf (a literal beyond the double range such as 1e400)
+        raise Invalid(f"number out of range: {text} is not a finite double")
+    return value
+
+
+_decode = json.JSONDecoder(object_pairs_hook=_object, parse_constant=_constant, parse_int=_int,
+                           parse_float=_float).decode
+
+
+def _depth(raw: str) -> int:
+    """Deepest nesting of objects/arrays in ``raw`` (brackets inside strings do not count)."""
+    depth = deepest = 0
+    for m in _BRACKETS.finditer(_STRING.sub("", raw)):
+        depth += 1 if m.group() in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _has_surrogate(value) -> bool:
+    if type(value) is str:
+        return _SURROGATE.search(value) is not None
+    if type(value) is dict:
+        return any(_SURROGATE.search(k) or _has_surrogate(v) for k, v in value.items())
+    if type(value) is list:
+        return any(_has_surrogate(v) for v in value)
+    return False
 
 
 def _fast_valid(e: dict) -> bool:
@@ -66,31 +137,43 @@ def _fast_valid(e: dict) -> bool:
     return True
 
 
-class Invalid(Exception):
-    """Raised internally for an invalid event; carries the dead-letter reason."""
-
-
 def parse_event(raw: str | bytes) -> dict[str, Any]:
     """Return the validated event dict for ``raw`` or raise :class:`Invalid` with a reason."""
     if isinstance(raw, (bytes, bytearray)):
-        if len(raw) > MAX_RAW_BYTES:
-            raise Invalid(f"payload too large: {len(raw)} bytes > {MAX_RAW_BYTES}")
+        size = len(raw)
         try:
             raw = raw.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise Invalid(f"not UTF-8: {exc.reason} at byte {exc.start}") from None
-    elif len(raw) > MAX_RAW_BYTES:
-        raise Invalid(f"payload too large: {len(raw)} chars > {MAX_RAW_BYTES}")
+            raise Invalid(f"invalid UTF-8: {exc.reason} at byte {exc.start}") from None
+    else:
+        try:
+            size = len(raw.encode("utf-8"))
+        except UnicodeEncodeError as exc:
+            raise Invalid(f"lone surrogate U+{ord(raw[exc.start]):04X} at char {exc.start}: not encodable as UTF-8") from None
+    if size > MAX_RAW_BYTES:
+        raise Invalid(f"payload too large: {size} bytes > {MAX_RAW_BYTES}")
+    if REPLACEMENT in raw:
+        raise Invalid("invalid UTF-8 or U+FFFD in payload (the stream's reader turns undecodable bytes into U+FFFD)")
     if not raw.strip():
         raise Invalid("empty payload")
+    if raw[0] == "\ufeff":
+        raise Invalid("byte-order mark (U+FEFF) before the JSON: save the file as UTF-8 without BOM")
+    if raw.count("{") + raw.count("[") > MAX_DEPTH and _depth(raw) > MAX_DEPTH:
+        raise Invalid(f"nested too deep: more than {MAX_DEPTH} levels of objects/arrays")
     try:
-        event = json.loads(raw)
+        event = _decode(raw)
     except ValueError as exc:
         raise Invalid(f"malformed JSON: {exc}") from None
-    if not isinstance(event, dict):
+    if type(event) is not dict:
         raise Invalid(f"event must be a JSON object, got {type(event).__name__}")
+    if "\\u" in raw and _has_surrogate(event):
+        raise Invalid("lone surrogate escape (\\ud800-\\udfff without its pair): not encodable as UTF-8")
     if _fast_valid(event):
         return event
+    for k in _INT_FIELDS:  # integer in value, float in form (1767225820593.0, 1.5e3): an integer
+        v = event.get(k)
+        if type(v) is float and v.is_integer():
+            event[k] = int(v)
     if isinstance(event.get("event_time"), bool) or isinstance(event.get("dwell_ms"), bool):
         raise Invalid("schema: event_time/dwell_ms must be integers, not booleans")
     try:
@@ -108,4 +191,3 @@ def try_parse_event(raw: str | bytes) -> tuple[dict[str, Any] | None, str | None
         return None, str(exc)
     except Exception as exc:  # a validator bug must not kill the job: dead-letter it
         return None, f"validator error: {type(exc).__name__}: {exc}"
-

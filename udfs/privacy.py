@@ -78,7 +78,7 @@ class Pseudonymizer:
 
     def __call__(self, user_id: str) -> str:
         mac = self._mac.copy()
-        mac.update(user_id.encode())
+        mac.update(user_id.encode("utf-8", "surrogatepass"))  # a lone surrogate must not raise
         return mac.hexdigest()[: self.digest_chars]
 
     def event(self, event: dict) -> dict:
@@ -91,7 +91,7 @@ class Pseudonymizer:
         an unparseable payload may still contain the raw id."""
         try:
             obj = json.loads(raw)
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             return "<redacted: unparseable payload>"
         if not isinstance(obj, dict):
             return "<redacted: not a JSON object>"

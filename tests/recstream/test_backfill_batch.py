@@ -167,3 +167,57 @@ def test_cli_backfill_features_and_delete_user(tmp_path, events_file):
     nokey = cli("backfill", "--input", str(events_file), "--store", str(store), *priv,
                 env={"RECSTREAM_PSEUDONYM_KEY": ""})
     assert nokey.returncode == 1 and "RECSTREAM_PSEUDONYM_KEY" in nokey.stderr
+
+
+def test_backfill_of_hostile_lines_writes_clean_rows(tmp_path):
+    """A float-form time applies as an integer; a lone surrogate, NaN and duplicate keys are dead
+    letters with reasons, and nothing non-finite or unencodable reaches the store."""
+    line = '{"event_id":"e%d","user_id":%s,"item_id":"i1","event_type":"%s","event_time":%s%s}'
+    lines = [line % (1, '"x1"', "view", "1767225820593.0", ""),
+             line % (2, '"x1"', "rating", "1767225820594", ',"rating":4.0'),
+             line % (3, '"x\\ud800"', "view", "1767225820593", ""),
+             line % (4, '"x2"', "rating", "1767225820593", ',"rating":NaN'),
+             line % (5, '"attacker"', "view", "1767225820593", ',"user_id":"victim"'),
+             line % (6, '"\\ufeffx3"', "view", "1767225820593", "")]
+    f = tmp_path / "hostile.jsonl"
+    f.write_text("\n".join(lines) + "\n")
+    cfg = cfg_for(tmp_path)
+    s = backfill(cfg, f, run_id="h1")
+    assert (s.events_in, s.events_applied, s.dead_parse, s.users) == (6, 3, 3, 2)
+    with SqliteStore(cfg.store.sqlite.path, read_only=True) as st:
+        rows = {r["user_id"]: r for r in st.iter_user_states()}
+        assert set(rows) == {"x1", "\ufeffx3"}
+        assert rows["x1"]["event_time"] == 1767225820594 and rows["x1"]["features"]["avg_rating"] == 4.0
+        # every stored features document is strict JSON that SQLite's JSON functions read
+        assert st.conn.execute("SELECT count(*), max(json_extract(features, '$.avg_rating')) FROM user_features "
+                               "WHERE json_valid(features)").fetchone()[:] == (2, 4.0)
+        reasons = sorted(d["reason"].split(":")[0] for d in st.dead_letters("h1", limit=10))
+    assert reasons == ["duplicate key 'user_id'", "lone surrogate escape (\\ud800-\\udfff without its pair)",
+                       "non-finite number NaN"]
+
+
+def test_a_directory_replay_reads_and_counts_only_its_jsonl_files(tmp_path):
+    from recstream.replay import count_lines, replay_files
+
+    d = tmp_path / "events"
+    d.mkdir()
+    good = '{"event_id":"e1","user_id":"u1","item_id":"i1","event_type":"view","event_time":1767225820593}\n'
+    (d / "part-0.jsonl").write_text(good)
+    (d / "README.txt").write_text("not events\nat all\n")
+    (d / ".hidden.jsonl").write_text("junk\n")
+    assert replay_files(d) == [d / "part-0.jsonl"] and count_lines(d) == 1
+    s = backfill(cfg_for(tmp_path), d, run_id="dir")
+    assert (s.events_in, s.events_applied, s.dead_parse) == (1, 1, 0)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("x\n")
+    with pytest.raises(FileNotFoundError, match="no \\*.jsonl files"):
+        replay_files(empty)
+
+
+def test_count_lines_counts_records_as_the_readers_split_them(tmp_path):
+    from recstream.replay import count_lines
+
+    f = tmp_path / "x.jsonl"
+    f.write_bytes(b'{"a":1}\r\n\n{"b":\r2}\r{"c":3}')
+    assert count_lines(f) == len(list(read_lines(f))) == 5

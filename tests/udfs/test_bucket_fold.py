@@ -86,13 +86,20 @@ def test_score_input_and_item_records_per_user():
 
 
 def test_ambiguous_user_id_never_touches_state():
-    # duplicate keys: SQL's JSON_VALUE routes by the first, Python's json by the last
-    dup = '{"event_id":"e1","user_id":"a","item_id":"i","event_type":"view","event_time":%d,"user_id":"b"}' % BASE
-    rec = escape_key("a") + "\t" + dup
+    # the routing id (SQL's JSON_VALUE) and Python's reading differ: a guard for any parser mismatch
+    rec = escape_key("a") + "\t" + raw("b", BASE)
     states: dict = {}
     res = fold_bucket(rec, states, P, runtime())
     assert states == {} and res.user_lines == [] and res.invalid == 1
     assert res.dead[0][0] == "parse" and "ambiguous user_id" in res.dead[0][1]
+
+
+def test_duplicate_user_id_is_rejected_before_routing_matters():
+    dup = '{"event_id":"e1","user_id":"a","item_id":"i","event_type":"view","event_time":%d,"user_id":"b"}' % BASE
+    for key in ("a", "b"):
+        states: dict = {}
+        res = fold_bucket(escape_key(key) + "\t" + dup, states, P, runtime())
+        assert states == {} and res.invalid == 1 and "duplicate key 'user_id'" in res.dead[0][1]
 
 
 def test_pseudonymised_fold_keys_state_by_pseudonym(monkeypatch):
@@ -110,3 +117,22 @@ def test_pseudonymised_fold_keys_state_by_pseudonym(monkeypatch):
 def test_invalid_payloads_are_dead_lettered_not_folded(bad):
     res = fold_bucket(records([bad, raw("u", BASE)]), {}, P, runtime())
     assert res.invalid == 1 and res.applied == 1 and len(res.user_lines) == 1
+
+
+def test_escape_key_hides_a_leading_bom():
+    """A string that opens with U+FEFF loses it between Java and Python; the escaped key never opens with one."""
+    ids = ["\ufeffu1", "\\ufeffu1", "u1", "x\ufeff"]
+    escaped = [escape_key(i) for i in ids]
+    assert len(set(escaped)) == len(ids) and not any("\ufeff" in e for e in escaped)
+    recs = records([raw("\ufeffu1", BASE), raw("u1", BASE + 1)])
+    assert recs.startswith("\\ufeffu1\t")
+    out = fold_bucket(recs, {}, P, runtime(), score_input=False)
+    assert (out.applied, out.invalid) == (2, 0) and len(out.user_lines) == 2
+
+
+def test_a_float_form_event_time_folds_into_integer_user_lines():
+    payload = raw("u1", BASE).replace(f'"event_time": {BASE}', f'"event_time": {BASE}.0')
+    assert f"{BASE}.0" in payload
+    out = fold_bucket(records([payload]), {}, P, runtime(), score_input=False)
+    key, last_ts, seq, applied, count, _, _ = parse_user_line(out.user_lines[0])
+    assert (key, last_ts, seq, applied, count) == ("u1", BASE, 1, 1, 1)

@@ -25,6 +25,7 @@ Flink hop, including the Table API round trip of the pandas UDF, as one record:
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 
 from udfs.events import try_parse_event
@@ -34,6 +35,7 @@ from udfs.features.params import FeatureParams
 from udfs.features.user_state import LATE, TYPE_INDEX, UserState
 
 MAX_RAW_IN_DEAD_LETTER = 16 * 1024
+_REPLACEMENTS = re.compile("\ufffd+")
 _JSON = {"separators": (",", ":")}
 
 
@@ -43,11 +45,28 @@ def late_reason(event: dict, params: FeatureParams, newest: int) -> str:
             f"behind the user's newest event time {newest}")
 
 
+def dead_letter_raw(rt, payload: str) -> str:
+    """The raw text kept with a parse dead letter, the same in the stream and in a backfill:
+    a run of U+FFFD as one (Java's and Python's UTF-8 decoders replace some bad byte sequences
+    with different numbers of them), at most ``MAX_RAW_IN_DEAD_LETTER`` characters, a leading
+    U+FEFF written as the text ``\\ufeff`` (a string that opens with U+FEFF loses it where the
+    job hands it between Java and Python), then ``rt.dead_raw`` (pseudonymisation)."""
+    if "\ufffd" in payload:
+        payload = _REPLACEMENTS.sub("\ufffd", payload)
+    raw = payload[:MAX_RAW_IN_DEAD_LETTER]
+    if raw[:1] == "\ufeff":
+        raw = "\\ufeff" + raw[1:]
+    return rt.dead_raw(raw)
+
+
 def escape_key(user_id: str) -> str:
     """Injective escaping of a routing id so it can sit in front of a tab in a newline-joined
-    record. The SQL in ``flink_jobs.feature_job.bucket_batch_table`` applies the same three
-    replacements (backslash first) to ``JSON_VALUE(payload, '$.user_id')``."""
-    return user_id.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+    record. The SQL in ``flink_jobs.feature_job.bucket_batch_table`` applies the same four
+    replacements (backslash first) to ``JSON_VALUE(payload, '$.user_id')``. U+FEFF is escaped
+    because a record may open the batch string, and a string that opens with U+FEFF loses it
+    where the job hands it between Java and Python (it is taken for a byte-order mark)."""
+    return (user_id.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+            .replace("\ufeff", "\\ufeff"))
 
 
 def group_records(records: str, with_origin: bool = False) -> dict[str, list[tuple[str, str]]]:
@@ -116,7 +135,7 @@ def fold_bucket(records: str, states, params: FeatureParams, rt, with_origin: bo
                 event, reason = None, rt.ambiguous_reason(key, event["user_id"])
             if event is None:
                 out.invalid += 1
-                out.dead.append(("parse", reason, rt.dead_raw(payload[:MAX_RAW_IN_DEAD_LETTER]), origin))
+                out.dead.append(("parse", reason, dead_letter_raw(rt, payload), origin))
                 continue
             if state is None:
                 skey = rt.user_key(event["user_id"])
