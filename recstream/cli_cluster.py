@@ -24,43 +24,84 @@ def _cfg(config, overrides, extra=()):
     return _config(config, overrides, list(extra))
 
 
-def _cluster(config, overrides):
+def _target(config, overrides, announce: bool = True):
+    """The cluster this command addresses (docs/cluster.md: the one `cluster start` recorded, unless
+    --config/--set name one); said on stderr so that --json output stays one document."""
+    from recstream.cluster.state import resolve
+    from recstream.config import ConfigError
+
+    try:
+        target = resolve(config or [], overrides or [])
+    except (ConfigError, OSError) as exc:
+        err.print(f"[red]config error:[/red] {exc}")
+        raise typer.Exit(2)
+    if announce:
+        err.print(target.describe(), highlight=False)
+    return target
+
+
+def _cluster(config, overrides, announce: bool = True):
     from recstream.cluster import LocalCluster
 
-    return LocalCluster(_cfg(config, overrides).cluster)
+    target = _target(config, overrides, announce)
+    return LocalCluster(target.cfg.cluster), target
 
 
 @cluster_app.command("start")
 def cluster_start(config: Optional[List[Path]] = ConfigOpt, overrides: Optional[List[str]] = SetOpt):
     """Generate the cluster config under cluster.home and start a JobManager and TaskManager(s)."""
+    from recstream.cluster import LocalCluster
     from recstream.cluster.local import ClusterError
+    from recstream.cluster.state import remember
 
-    cluster = _cluster(config, overrides)
+    # start takes the settings it is given, never an earlier record
+    cfg = _cfg(config, overrides)
+    cluster = LocalCluster(cfg.cluster)
     try:
         with err.status("starting Flink (about 10-20 s)"):
             ov = cluster.start()
     except ClusterError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(1)
+    record = remember(cfg)
     pids = ", ".join(f"{d.kind} {d.pid}" for d in cluster.running())
     console.print(f"Flink {ov.get('flink-version')} up: {ov['taskmanagers']} TaskManager(s), {ov['slots-total']} slots")
-    console.print(f"web UI  {cluster.url}\nconf    {cluster.layout.conf}\npids    {pids}")
+    # plain print: long paths stay one copyable line
+    print(f"web UI  {cluster.url}\nconf    {cluster.layout.conf}\npids    {pids}\nrecord  {record}")
+    console.print("cluster status / stop / submit / cancel / wait now address this cluster without --set cluster.*")
 
 
 @cluster_app.command("stop")
 def cluster_stop(config: Optional[List[Path]] = ConfigOpt, overrides: Optional[List[str]] = SetOpt):
     """Stop every process of the cluster by pid (TERM, then KILL after 30 s)."""
-    cluster = _cluster(config, overrides)
+    from recstream.cluster.state import forget
+
+    cluster, target = _cluster(config, overrides)
     pids = cluster.stop()
+    forget(target)
     console.print(f"stopped pids {pids}" if pids else "no cluster process was running")
 
 
 @cluster_app.command("status")
 def cluster_status(config: Optional[List[Path]] = ConfigOpt, overrides: Optional[List[str]] = SetOpt,
                    json_out: bool = typer.Option(False, "--json")):
-    """Processes by pid, REST /overview and the jobs. Exit 1 when the REST API does not answer."""
-    cluster = _cluster(config, overrides)
-    st = cluster.status()
+    """Processes by pid, REST /overview and the jobs of the cluster `cluster start` recorded (or the one
+    --config/--set name). Exit 1 when the REST API does not answer or no cluster was started."""
+    cluster, target = _cluster(config, overrides, announce=False)
+    if target.source == "default" and not cluster.daemons():
+        # nothing started from here and nothing named: do not report on whatever answers on 8081
+        msg = (f"no cluster started: no `recstream cluster start` recorded in {target.cfg.job.work_dir.resolve()} "
+               f"and no cluster process in {target.home}. Start one with `recstream cluster start`, or name one with "
+               "--set cluster.home=DIR (a cluster started there) or --set cluster.rest_port=PORT")
+        if json_out:
+            print(json.dumps({"home": str(target.home), "rest": None, "source": "none", "processes": [],
+                              "overview": None, "message": msg}))
+        else:
+            err.print(msg, highlight=False)
+        raise typer.Exit(1)
+    if not json_out:
+        err.print(target.describe(), highlight=False)
+    st = {**cluster.status(), "source": target.source}
     if st["overview"] is not None:
         st["jobs"] = cluster.rest.jobs()
     if json_out:
@@ -86,7 +127,7 @@ def cluster_status(config: Optional[List[Path]] = ConfigOpt, overrides: Optional
 @cluster_app.command("add-taskmanager")
 def cluster_add_taskmanager(config: Optional[List[Path]] = ConfigOpt, overrides: Optional[List[str]] = SetOpt):
     """Start one more TaskManager (replace a lost one: a standalone cluster does not do that itself)."""
-    cluster = _cluster(config, overrides)
+    cluster, _ = _cluster(config, overrides)
     d = cluster.add_taskmanager()
     console.print(f"TaskManager pid {d.pid}")
 
@@ -103,7 +144,7 @@ def cluster_screenshot(
     """Headless Chromium screenshot of the job in the web UI with its custom metrics."""
     from recstream.cluster.screenshot import screenshot_job
 
-    cluster = _cluster(config, overrides)
+    cluster, _ = _cluster(config, overrides)
     path = screenshot_job(cluster.url, job_id, out, vertex=vertex, metrics=metrics.split(","))
     console.print(f"wrote {path}")
 
@@ -124,7 +165,7 @@ def submit(
     """Submit the job to the cluster (detached) and print its job id and web UI link."""
     from recstream.cluster.submit import SubmitError, submit as do_submit
 
-    cfg = _cfg(config, overrides)
+    cfg = _target(config, overrides).cfg
     args = list(entry_args or [])
     if input is not None:
         if not input.exists():
@@ -147,14 +188,21 @@ def submit(
         _wait(cfg, sub.job_id, timeout_s)
 
 
+def _unreachable(exc: Exception, rest: str) -> str:
+    """An exception as one line; nothing answering on the REST port reads as such."""
+    if isinstance(exc, OSError) and not isinstance(exc, TimeoutError):
+        return f"cannot reach the Flink REST API at {rest}: {getattr(exc, 'reason', None) or exc}"
+    return str(exc)
+
+
 def _wait(cfg, job_id: str, timeout_s: float) -> None:
     from recstream.cluster.rest import FlinkRest
 
     rest = FlinkRest(f"http://127.0.0.1:{cfg.cluster.rest_port}")
     try:
         state = rest.wait_for_state(job_id, {"FINISHED"}, timeout_s)
-    except (RuntimeError, TimeoutError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
+    except (RuntimeError, TimeoutError, OSError) as exc:
+        err.print(f"[red]error:[/red] {_unreachable(exc, rest.base)}")
         raise typer.Exit(1)
     err.print(f"job {job_id} {state}")
 
@@ -162,7 +210,7 @@ def _wait(cfg, job_id: str, timeout_s: float) -> None:
 def wait(job_id: str, timeout_s: float = typer.Option(3600.0), config: Optional[List[Path]] = ConfigOpt,
          overrides: Optional[List[str]] = SetOpt):
     """Wait until a job ends; exit 1 unless it FINISHED."""
-    _wait(_cfg(config, overrides), job_id, timeout_s)
+    _wait(_target(config, overrides).cfg, job_id, timeout_s)
 
 
 def cancel(
@@ -176,11 +224,11 @@ def cancel(
     from recstream.cluster.rest import RestError
     from recstream.cluster.submit import cancel as do_cancel
 
-    cfg = _cfg(config, overrides)
+    cfg = _target(config, overrides).cfg
     try:
         location = do_cancel(cfg, job_id, savepoint, drain=drain)
-    except (RestError, RuntimeError, TimeoutError) as exc:
-        err.print(f"[red]error:[/red] {exc}")
+    except (RestError, RuntimeError, TimeoutError, OSError) as exc:
+        err.print(f"[red]error:[/red] {_unreachable(exc, f'http://127.0.0.1:{cfg.cluster.rest_port}')}")
         raise typer.Exit(1)
     console.print(f"savepoint {location}" if location else f"cancelled {job_id}")
 
