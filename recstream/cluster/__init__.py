@@ -3,6 +3,7 @@ and job submission to it (or to any Flink session cluster reachable over REST).
 
 - :mod:`recstream.cluster.conf`: the cluster's config folder (config.yaml, lib links, pid/log dirs)
 - :mod:`recstream.cluster.local`: start / stop / status of the processes, by pid
+- :mod:`recstream.cluster.state`: which cluster a command addresses (the one ``cluster start`` recorded)
 - :mod:`recstream.cluster.rest`: the Flink REST API (jobs, checkpoints, metrics, savepoints)
 - :mod:`recstream.cluster.submit`: ship code, model and config, ``flink run -d``, cancel / stop with savepoint
 - :mod:`recstream.cluster.screenshot`: the web UI in headless Chromium (docs)
