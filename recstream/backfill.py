@@ -9,8 +9,8 @@ store rows: user features + sequence, dead letters, item features and popular li
 It writes each user's and item's final state once (the stream writes one row per
 batch; the last one is the same). Scores are not computed (the model runs in the
 stream only). Lines are read as Flink's text-line source reads them (``\\n``, ``\\r\\n``
-or ``\\r`` ends a line; invalid UTF-8 becomes U+FFFD), one file after the other;
-events of one user must sit in one file, in order, as for the stream.
+or ``\\r`` ends a line; invalid UTF-8 becomes U+FFFD and is rejected, docs/events.md), one
+file after the other; events of one user must sit in one file, in order, as for the stream.
 
 ``export_as_of`` writes point-in-time-correct training rows: for each time T, every
 user's row folded from the events with ``event_time <= T`` only (file order kept),
