@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+
+from recstream.sources.download import ML100K_URL, DownloadError, fetch_movielens as fetch
 
 data_app = typer.Typer(help="Public data sets the job and the model tools can read.", no_args_is_help=True)
 err = Console(stderr=True)
@@ -14,21 +16,17 @@ err = Console(stderr=True)
 @data_app.command("fetch-movielens")
 def fetch_movielens(
     dest: Path = typer.Option(Path("recstream-data/ml-100k"), help="folder to unpack into"),
-    url: Optional[str] = typer.Option(None, help="where to get ml-100k.zip (default: files.grouplens.org; "
-                                       "file:// for a copy you downloaded)"),
+    url: str = typer.Option(ML100K_URL, help="where to get ml-100k.zip (file:///... for a copy you downloaded)"),
     force: bool = typer.Option(False, "--force", help="replace a folder that does not hold a matching copy"),
 ):
     """Download MovieLens 100K (GroupLens), check u.data / u.item against pinned SHA-256 sums, unpack it.
 
     The data set's terms (its README) forbid redistribution and commercial use without permission."""
-    from recstream.sources.download import ML100K_URL, DownloadError, fetch_movielens as fetch
-
-    url = url or ML100K_URL
     try:
-        with err.status(f"fetching {url}"):
+        with err.status(f"fetching {escape(url)}"):
             path, downloaded = fetch(dest, url=url, force=force)
     except DownloadError as exc:
-        err.print(f"[red]error:[/red] {exc}")
+        err.print(f"[red]error:[/red] {escape(str(exc))}")
         raise typer.Exit(1)
     # plain print: a long path must stay one copyable line
     print(f"{'unpacked' if downloaded else 'already there, checked'}: {path}")

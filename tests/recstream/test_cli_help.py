@@ -58,8 +58,7 @@ def test_flags_have_no_value_placeholder(path):
         long = [o for o in param.opts if o.startswith("--")] or param.opts
         row = _option_row(text, long[0])
         assert _labelled(row, long[0]) != param.is_flag, (path, long[0], row)
-    if path:  # groups and commands alike list --help, a flag
-        assert not _labelled(_option_row(text, "--help"), "--help")
+    assert not _labelled(_option_row(text, "--help"), "--help")  # every group and command has it
 
 
 def test_known_labels():
