@@ -76,7 +76,8 @@ def test_the_record_is_followed_only_when_no_cluster_key_is_given(tmp_path):
     t = resolve()
     assert t.source == "started" and t.home == home and t.record == record
     assert (t.cfg.cluster.rest_port, t.cfg.cluster.taskmanagers) == (18081, 3)
-    assert t.describe() == f"cluster {home} (REST http://127.0.0.1:18081), as `recstream cluster start` recorded it in {record}"
+    assert t.describe() == (f"cluster {home} (REST http://127.0.0.1:18081), "
+                            f"as `recstream cluster start` recorded it in {record}")
     # other sections still come from the command's own settings
     assert resolve(overrides=["job.parallelism=2"]).cfg.job.parallelism == 2
     # the home alone finds its record; the record's settings sit under the command's own

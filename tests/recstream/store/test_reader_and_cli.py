@@ -31,7 +31,8 @@ def db(tmp_path):
         st.register_model_versions([ModelVersion("interest", "v7", 1234)])
         st.add_dead_letters([DeadLetter("r1", "parse", "event_type: [bold]x[/bold] is not one of ['view']",
                                         '{"user_id": "[red]u9[/red]"}'),
-                             DeadLetter("r2", "late", "600 s behind the user's newest event time", '{"user_id": "u1"}')])
+                             DeadLetter("r2", "late", "600 s behind the user's newest event time",
+                                        '{"user_id": "u1"}')])
     return path
 
 
