@@ -35,3 +35,11 @@ def test_distinct_counter_memory_stays_bounded_past_its_cap_within_the_stated_er
     assert not c.exact and c._keys is None and len(c._registers) == 1 << 14
     # 1.04 / sqrt(2**14) = 0.81 % relative standard error; 4 sigma
     assert abs(c.count() - 200_000) <= 0.033 * 200_000, c.count()
+
+
+def test_distinct_counter_running_sums_match_its_registers():
+    c = DistinctCounter(exact_cap=10, p=8)
+    for i in range(5000):
+        c.add(str(i))
+    assert c._zeros == c._registers.count(0)
+    assert abs(c._inv_sum - sum(2.0 ** -r for r in c._registers)) < 1e-9

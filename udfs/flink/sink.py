@@ -81,6 +81,8 @@ class DistinctCounter:
             self._keys.add(key)
             if len(self._keys) > self.exact_cap:
                 self._registers = bytearray(1 << self.p)
+                # kept up to date per register change, so count() costs O(1) per batch
+                self._inv_sum, self._zeros = float(len(self._registers)), len(self._registers)
                 for k in self._keys:
                     self._add_hll(k)
                 self._keys = None
@@ -94,8 +96,11 @@ class DistinctCounter:
         idx = h >> (64 - self.p)
         rest = h & ((1 << (64 - self.p)) - 1)
         rank = (64 - self.p) - rest.bit_length() + 1  # position of the first 1 bit after the index bits
-        if rank > self._registers[idx]:
+        old = self._registers[idx]
+        if rank > old:
             self._registers[idx] = rank
+            self._inv_sum += 2.0 ** -rank - 2.0 ** -old
+            self._zeros -= old == 0
 
     def count(self) -> int:
         if self._keys is not None:
@@ -103,10 +108,9 @@ class DistinctCounter:
         import math
 
         m = len(self._registers)
-        est = (0.7213 / (1 + 1.079 / m)) * m * m / sum(2.0 ** -r for r in self._registers)
-        zeros = self._registers.count(0)
-        if est <= 2.5 * m and zeros:  # small range: linear counting is the better estimate
-            est = m * math.log(m / zeros)
+        est = (0.7213 / (1 + 1.079 / m)) * m * m / self._inv_sum
+        if est <= 2.5 * m and self._zeros:  # small range: linear counting is the better estimate
+            est = m * math.log(m / self._zeros)
         return int(round(est))
 
 
