@@ -2,12 +2,17 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-ML100K = (REPO / ".." / "shared" / "data" / "ml-100k").resolve()
+# MovieLens 100K: $RECSTREAM_ML100K, else the shared data folder beside the checkout, else where
+# `recstream data fetch-movielens` unpacks it by default
+ML100K = next((p.resolve() for p in (Path(os.environ.get("RECSTREAM_ML100K", "/nonexistent")),
+                                     REPO / ".." / "shared" / "data" / "ml-100k", REPO / "recstream-data" / "ml-100k")
+               if (p / "u.data").exists()), (REPO / ".." / "shared" / "data" / "ml-100k").resolve())
 
 
 def assert_close(actual, expected, path="", rel=1e-9, abs_=1e-9):

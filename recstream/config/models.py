@@ -31,7 +31,7 @@ class SyntheticSourceConfig(Section):
 
 
 class MovieLensSourceConfig(Section):
-    path: Path = Path("../shared/data/ml-100k")
+    path: Path = Path("recstream-data/ml-100k")  # where `recstream data fetch-movielens` unpacks it
     repeat: int = Field(1, ge=1)
 
 
