@@ -1,8 +1,10 @@
 """Build the small demo model used by the default pipeline and CI (no downloads).
 
-Trains a small SASRec on the project's synthetic events and exports it to
-``models/demo/`` (ONNX + vocab + model card).  Takes well under two minutes on
-two CPU cores.
+Trains a small SASRec on the project's synthetic events and exports it (ONNX + vocab +
+model card) to ``out_dir``: ``models/demo/`` unless told otherwise, a scratch folder. The
+job reads the copy shipped in the package, ``model_export/demo/`` (``model.path``'s
+default); rebuild that one with ``recstream demo-model --out model_export/demo``. Takes
+well under two minutes on two CPU cores.
 """
 
 from __future__ import annotations
