@@ -24,6 +24,8 @@ MAX_RAW_BYTES = 64 * 1024
 MAX_DEPTH = 32  # nested objects/arrays; Python's and Java's parsers give up at different depths near 1000
 MAX_NUMBER_CHARS = 100  # characters of one number literal; Java's parser refuses those over 1000
 REPLACEMENT = "\ufffd"  # what Flink's text reader puts in place of bytes that are not UTF-8
+_SAFE_BRACKETS = 500  # JSON text with at most this many brackets parses within Python's recursion limit
+_TOO_DEEP = f"nested too deep: more than {MAX_DEPTH} levels of objects/arrays"
 
 _SCHEMA = event_schema()
 _validate = fastjsonschema.compile(_SCHEMA)
@@ -37,8 +39,6 @@ _DWELL_MAX = _PROPS["dwell_ms"]["maximum"]
 _RATING_MAX = _PROPS["rating"]["maximum"]
 _TAGS_MAX = _PROPS["tags"]["maxItems"]
 _TAG_MIN, _TAG_MAX = _PROPS["tags"]["items"]["minLength"], _PROPS["tags"]["items"]["maxLength"]
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.S)
-_BRACKETS = re.compile(r"[\[\]{}]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -80,12 +80,39 @@ _decode = json.JSONDecoder(object_pairs_hook=_object, parse_constant=_constant, 
                            parse_float=_float).decode
 
 
-def _depth(raw: str) -> int:
-    """Deepest nesting of objects/arrays in ``raw`` (brackets inside strings do not count)."""
+def _depth(value) -> int:
+    """Deepest nesting of objects/arrays in a parsed value (iterative: no recursion limit)."""
+    deepest, todo = 0, [(value, 1)]
+    while todo:
+        v, d = todo.pop()
+        children = v.values() if type(v) is dict else v if type(v) is list else None
+        if children is not None:
+            deepest = max(deepest, d)
+            todo.extend((c, d + 1) for c in children)
+    return deepest
+
+
+def _text_depth(raw: str) -> int:
+    """Deepest nesting of objects/arrays in JSON text, brackets inside strings not counted
+    (a plain character loop: linear on any input, used only for payloads full of brackets)."""
     depth = deepest = 0
-    for m in _BRACKETS.finditer(_STRING.sub("", raw)):
-        depth += 1 if m.group() in "[{" else -1
-        deepest = max(deepest, depth)
+    in_str = esc = False
+    for ch in raw:
+        if in_str:
+            if esc:
+                esc = False
+            elif ch == "\\":
+                esc = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch == "[" or ch == "{":
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+        elif ch == "]" or ch == "}":
+            depth -= 1
     return deepest
 
 
@@ -149,7 +176,8 @@ def parse_event(raw: str | bytes) -> dict[str, Any]:
         try:
             size = len(raw.encode("utf-8"))
         except UnicodeEncodeError as exc:
-            raise Invalid(f"lone surrogate U+{ord(raw[exc.start]):04X} at char {exc.start}: not encodable as UTF-8") from None
+            raise Invalid(f"lone surrogate U+{ord(raw[exc.start]):04X} at char {exc.start}: "
+                          "not encodable as UTF-8") from None
     if size > MAX_RAW_BYTES:
         raise Invalid(f"payload too large: {size} bytes > {MAX_RAW_BYTES}")
     if REPLACEMENT in raw:
@@ -158,12 +186,19 @@ def parse_event(raw: str | bytes) -> dict[str, Any]:
         raise Invalid("empty payload")
     if raw[0] == "\ufeff":
         raise Invalid("byte-order mark (U+FEFF) before the JSON: save the file as UTF-8 without BOM")
-    if raw.count("{") + raw.count("[") > MAX_DEPTH and _depth(raw) > MAX_DEPTH:
-        raise Invalid(f"nested too deep: more than {MAX_DEPTH} levels of objects/arrays")
+    brackets = raw.count("{") + raw.count("[")
+    # where Python's parser runs out of stack depends on the caller; past _SAFE_BRACKETS the depth
+    # is measured on the text first, so the verdict and its reason never depend on the caller
+    if brackets > _SAFE_BRACKETS and _text_depth(raw) > MAX_DEPTH:
+        raise Invalid(_TOO_DEEP)
     try:
         event = _decode(raw)
     except ValueError as exc:
         raise Invalid(f"malformed JSON: {exc}") from None
+    except RecursionError:  # nesting past MAX_DEPTH under a caller that is itself deep in the stack
+        raise Invalid(_TOO_DEEP) from None
+    if brackets > MAX_DEPTH and _depth(event) > MAX_DEPTH:
+        raise Invalid(_TOO_DEEP)
     if type(event) is not dict:
         raise Invalid(f"event must be a JSON object, got {type(event).__name__}")
     if "\\u" in raw and _has_surrogate(event):

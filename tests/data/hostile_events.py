@@ -77,7 +77,8 @@ def _cases() -> list[tuple[bytes, list[str]]]:
         (u(event(n=44)).replace(b",", b",\x0c", 1), bad),            # form feed is not JSON whitespace
         (u(event(n=45)).replace(b",", "\u00a0,".encode(), 1), bad),
         (u(event(n=46)).replace(b",", b"/*c*/,", 1), bad),
-        (u(event('123', n=47, raw=True)), bad), (u(event('null', n=48, raw=True)), bad), (u(event("u" * 129, n=49)), bad),
+        (u(event('123', n=47, raw=True)), bad), (u(event('null', n=48, raw=True)), bad),
+        (u(event("u" * 129, n=49)), bad),
         (u(event(t="true", n=50)), bad), (u(event(t="-1", n=51)), bad), (u(event(t="1e300", n=52)), bad),
         (u(event(n=53).replace('"view"', '"rating"')), bad),
         (u(event(n=54, extra=',"tags":["a",1]')), bad),

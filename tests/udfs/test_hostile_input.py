@@ -224,3 +224,19 @@ def test_the_line_count_matches_the_lines_read(tmp_path_factory, data):
     path = tmp_path_factory.mktemp("lines") / "x.jsonl"
     path.write_bytes(data)
     assert count_lines(path) == len(list(read_lines(path)))
+
+
+def _called_at_depth(frames: int, f):
+    return f() if frames == 0 else _called_at_depth(frames - 1, f)
+
+
+@SETTINGS
+@given(st.integers(0, 3000), st.sampled_from(["[", '{"a":']), st.sampled_from(["close", "garbage", "open"]))
+def test_a_nesting_verdict_does_not_depend_on_the_callers_stack(depth, opener, end):
+    """Python's parser runs out of stack at a depth that depends on its caller (a Flink worker,
+    a backfill): the verdict and its reason must not."""
+    closer = "]" if opener == "[" else "}"
+    inner = opener * depth + "1" + {"close": closer * depth, "garbage": "x", "open": ""}[end]
+    text = ('{"event_id":"e","user_id":"u","item_id":"i","event_type":"view","event_time":%d,"c":%s}'
+            % (T0, inner))
+    assert _called_at_depth(400, lambda: try_parse_event(text)) == try_parse_event(text)
