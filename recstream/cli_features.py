@@ -28,6 +28,16 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(1)
 
 
+def _say_ignored(input: Path) -> None:
+    """Name the files of an input directory that are not read (only ``*.jsonl`` are)."""
+    from recstream.replay import ignored_files
+
+    skipped = ignored_files(input)
+    if skipped:
+        names = ", ".join(f.name for f in skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
+        err.print(f"ignoring {len(skipped)} file(s) in {input} that are not *.jsonl (or start with . or _): {names}")
+
+
 def backfill_cmd(
     input: Path = typer.Option(..., "--input", "-i", help="event file (one raw JSON event per line) or a directory of *.jsonl"),
     run_id: Optional[str] = typer.Option(None, help="run id for dead letters and run stats (default: backfill-<time>)"),
@@ -45,6 +55,7 @@ def backfill_cmd(
     if not input.exists():
         _fail(FileNotFoundError(f"input {input} not found"))
     try:
+        _say_ignored(input)
         s = backfill(cfg, input, run_id=run_id, population_out=population_out, on_progress=lambda m: err.print(m))
     except (OSError, ValueError, StoreError, PrivacyKeyError) as exc:
         _fail(exc)

@@ -57,8 +57,8 @@ def write_replay_file(cfg: RecstreamConfig, path: Path, partitions: int = 1) -> 
     n = 0
     try:
         for line in source_lines(cfg):
-            # a payload with a raw newline would split into two records; keep it one (invalid) line
-            line = line.replace("\n", "\\n")
+            # a payload with a raw newline or CR would split into two records; keep it one (invalid) line
+            line = line.replace("\n", "\\n").replace("\r", "\\r")
             files[partition_of(line, partitions)].write(line + "\n")
             n += 1
     finally:
@@ -80,6 +80,15 @@ def replay_files(path: Path) -> list[Path]:
     if not files:
         raise FileNotFoundError(f"{path} holds no *.jsonl files")
     return files
+
+
+def ignored_files(path: Path) -> list[Path]:
+    """The files in a replay directory that :func:`replay_files` leaves out (none for a file)."""
+    path = Path(path)
+    if not path.is_dir():
+        return []
+    kept = set(replay_files(path))
+    return sorted(f for f in path.iterdir() if f.is_file() and f not in kept)
 
 
 def count_lines(path: Path) -> int:

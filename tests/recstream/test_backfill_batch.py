@@ -197,7 +197,7 @@ def test_backfill_of_hostile_lines_writes_clean_rows(tmp_path):
 
 
 def test_a_directory_replay_reads_and_counts_only_its_jsonl_files(tmp_path):
-    from recstream.replay import count_lines, replay_files
+    from recstream.replay import count_lines, ignored_files, replay_files
 
     d = tmp_path / "events"
     d.mkdir()
@@ -206,8 +206,13 @@ def test_a_directory_replay_reads_and_counts_only_its_jsonl_files(tmp_path):
     (d / "README.txt").write_text("not events\nat all\n")
     (d / ".hidden.jsonl").write_text("junk\n")
     assert replay_files(d) == [d / "part-0.jsonl"] and count_lines(d) == 1
+    assert ignored_files(d) == [d / ".hidden.jsonl", d / "README.txt"]
     s = backfill(cfg_for(tmp_path), d, run_id="dir")
     assert (s.events_in, s.events_applied, s.dead_parse) == (1, 1, 0)
+    r = cli("backfill", "--input", str(d), "--store", str(tmp_path / "cli.sqlite"))
+    assert r.returncode == 0, r.stderr
+    assert "ignoring 2 file(s)" in r.stderr and "README.txt" in r.stderr
+    assert json.loads(r.stdout)["events_in"] == 1
     empty = tmp_path / "empty"
     empty.mkdir()
     (empty / "notes.txt").write_text("x\n")
