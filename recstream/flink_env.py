@@ -94,8 +94,8 @@ def guard_planner_threads(t_env) -> None:
     Python threads call at once (a second thread, a Java reference garbage-collected on another
     thread), and later calls may go out on either. A planner call (``to_data_stream``,
     ``execute``) that lands on a thread that never had the provider fails with
-    ``NullPointerException: metadataHandlerProvider``. This sets it on the idle connections'
-    threads now and on each connection the gateway opens from now on (once per gateway). Where
+    ``NullPointerException: metadataHandlerProvider``. This sets it on each connection's thread
+    before that connection's first command from now on (installed once per gateway). Where
     the planner's classes are not as expected, it logs a warning and leaves the gateway as it was.
     """
     try:
@@ -139,25 +139,20 @@ def _guard_planner_threads(t_env) -> None:
         answer = connection.send_command(command)
         proto.get_return_value(answer, client)  # raises if the JVM refused
 
-    idle = []
-    while True:  # popped, so no other Python thread can use them meanwhile
-        try:
-            idle.append(client.deque.pop())
-        except IndexError:
-            break
-    try:
-        for connection in idle:
-            seed(connection)
-    finally:
-        for connection in reversed(idle):
-            client.deque.append(connection)
-    create = client._create_connection
+    get = client._get_connection
 
-    def create_seeded():
-        connection = create()
-        seed(connection)
+    def get_seeded():
+        # every connection, whenever it was opened, is seeded before its first command after this
+        connection = get()
+        if not getattr(connection, "_recstream_seeded", False):
+            connection._recstream_seeded = True
+            try:
+                seed(connection)
+            except Exception:
+                client._give_back_connection(connection)
+                raise
         return connection
 
-    client._create_connection = create_seeded
+    client._get_connection = get_seeded
     # the Java objects the command names must outlive it on the gateway
     client._recstream_planner_guard = (thread_providers, janino)
