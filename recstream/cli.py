@@ -72,6 +72,10 @@ def run(
     try:
         # Kafka: a total only for a bounded read (stop offsets)
         path, total = (None, cli_kafka.bounded_total(cfg, err)) if kafka else prepare_input(cfg, input)
+        if path is not None:
+            from recstream.cli_features import say_ignored_files
+
+            say_ignored_files(path)
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} events"),
                       TimeElapsedColumn(), console=err, transient=json_out) as progress:
             task = progress.add_task("starting Flink", total=total)

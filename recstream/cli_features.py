@@ -28,8 +28,8 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(1)
 
 
-def _say_ignored(input: Path) -> None:
-    """Name the files of an input directory that are not read (only ``*.jsonl`` are)."""
+def say_ignored_files(input: Path) -> None:
+    """Name the files of an input directory that are not read (only ``*.jsonl`` are): ``run`` and ``backfill``."""
     from recstream.replay import ignored_files
 
     skipped = ignored_files(input)
@@ -55,7 +55,7 @@ def backfill_cmd(
     if not input.exists():
         _fail(FileNotFoundError(f"input {input} not found"))
     try:
-        _say_ignored(input)
+        say_ignored_files(input)
         s = backfill(cfg, input, run_id=run_id, population_out=population_out, on_progress=lambda m: err.print(m))
     except (OSError, ValueError, StoreError, PrivacyKeyError) as exc:
         _fail(exc)

@@ -91,3 +91,27 @@ def test_pseudonymised_run_survives_the_corpus_and_agrees_with_backfill(private)
     assert _dead(private["stream_cfg"], s.run_id) == _dead(private["batch_cfg"], b.run_id)
     q = "SELECT user_id, event_time, state_seq FROM user_features ORDER BY user_id"
     assert store_rows(private["stream_cfg"], q) == store_rows(private["batch_cfg"], q)
+
+
+def test_cli_run_on_a_directory_with_a_stray_file_reads_only_the_events(tmp_path):
+    """``recstream run --input DIR``: the README beside the data is named and skipped, the corpus
+    is accounted for in full (exit 0, not 3)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    d = tmp_path / "events"
+    d.mkdir()
+    (d / "part-0.jsonl").write_bytes(CORPUS.read_bytes())
+    (d / "README.txt").write_text("what these files are\n")
+    r = subprocess.run([sys.executable, "-m", "recstream", "run", "--input", str(d), "--json",
+                        "--set", "model.enabled=false", "--set", f"job.work_dir={tmp_path}",
+                        "--set", f"store.sqlite.path={tmp_path / 'cli.sqlite'}"],
+                       capture_output=True, text=True, timeout=600, env=dict(os.environ))
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "ignoring 1 file(s)" in r.stderr and "README.txt" in r.stderr
+    out = json.loads(r.stdout)
+    expected = hostile_events.expected_verdicts()
+    assert out["events_in"] == len(expected) == out["events_applied"] + out["dead_parse"] + out["dead_late"]
+    assert out["dead_parse"] == expected.count("parse")
