@@ -142,6 +142,19 @@ def report_interrupted_runs(store, exclude: str | None = None) -> list[str]:
     return found
 
 
+def runs_overview(store, now_ms: int | None = None) -> list[dict]:
+    """One line per run on ``store``, oldest first: ``{'run_id', 'status', 'started_ms', 'ended_ms',
+    'events_applied', 'dead_lettered'}`` (for ``recstream inspect runs`` and audits)."""
+    now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+    out = []
+    for rid in store.run_ids():
+        stats = store.run_stats(rid)
+        out.append({"run_id": rid, "status": run_status(stats, now_ms), "started_ms": stats.get("run_started_ms"),
+                    "ended_ms": stats.get("run_ended_ms"), "events_applied": _sum_stats(stats, "events_applied"),
+                    "dead_lettered": _sum_stats(stats, "dead_parse") + _sum_stats(stats, "dead_late")})
+    return out
+
+
 def prepare_input(cfg: RecstreamConfig, input_path: Path | None = None) -> tuple[Path, int]:
     if input_path is None and cfg.source.kind == "file":
         input_path = cfg.source.file.path

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from recstream.runner import STALE_S, host_id, report_interrupted_runs, run_status
+from recstream.runner import STALE_S, host_id, report_interrupted_runs, run_status, runs_overview
 from recstream.store.sqlite import SqliteStore
 
 NOW = 1_800_000_000_000
@@ -56,3 +56,15 @@ def test_interrupted_runs_are_reported_once(tmp_path):
         assert report_interrupted_runs(st, exclude="d-me") == ["a-killed"]
         assert run_status(st.run_stats("a-killed")) == "interrupted"
         assert report_interrupted_runs(st, exclude="d-me") == []
+
+
+def test_runs_overview_names_every_run_with_its_status(tmp_path):
+    with SqliteStore(tmp_path / "s.sqlite") as st:
+        st.set_run_stats("a", {**started(exited_pid(), beat_ago_s=0), "events_applied.0": 7, "events_applied.1": 3,
+                               "dead_parse.0": 1})
+        st.set_run_stats("b", {**started(os.getpid(), beat_ago_s=0), "run_ended_ms": NOW, "dead_late.0": 2})
+        st.set_run_stats("c", {"events_applied.0": 4, "finished.0": 1})
+        rows = runs_overview(st, NOW)
+    assert [(r["run_id"], r["status"], r["events_applied"], r["dead_lettered"]) for r in rows] == [
+        ("a", "interrupted", 10, 1), ("b", "finished", 0, 2), ("c", "finished", 4, 0)]
+    assert rows[1]["ended_ms"] == NOW and rows[2]["started_ms"] is None
