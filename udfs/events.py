@@ -52,7 +52,7 @@ def _object(pairs: list) -> dict:
         seen = set()
         for k, _ in pairs:
             if k in seen:
-                raise Invalid(f"duplicate key {k!r}: which of its values counts is ambiguous")
+                raise Invalid(f"duplicate key {k[:64]!r}: which of its values counts is ambiguous")
             seen.add(k)
     return obj
 
