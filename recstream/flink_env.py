@@ -125,7 +125,8 @@ def _guard_planner_threads(t_env) -> None:
             arr[i] = item
         return arr
 
-    thread_providers = cls("org.apache.calcite.rel.metadata.RelMetadataQueryBase").getField("THREAD_PROVIDERS").get(None)
+    query_base = cls("org.apache.calcite.rel.metadata.RelMetadataQueryBase")
+    thread_providers = query_base.getField("THREAD_PROVIDERS").get(None)
     provider = (cls("org.apache.flink.table.planner.plan.metadata.FlinkDefaultRelMetadataProvider")
                 .getMethod("INSTANCE", array(jvm.java.lang.Class, [])).invoke(None, array(jvm.java.lang.Object, [])))
     janino = (cls("org.apache.calcite.rel.metadata.JaninoRelMetadataProvider")
