@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 import sys
 from pathlib import Path
 from typing import List, Optional
@@ -157,6 +158,35 @@ def inspect_dead_letters(
         for d in reader.dead_letters(run_id, limit):
             # reasons and raw events are user data: "[...]" in them is text, not rich markup
             console.print(f"[yellow]{escape(d['stage'])}[/yellow] {escape(d['reason'])}\n    {escape(d['raw'][:200])}")
+
+
+@inspect_app.command("runs")
+def inspect_runs(
+    as_json: bool = typer.Option(False, "--json", help="one JSON object per run instead of a table"),
+    config: Optional[List[Path]] = ConfigOpt,
+    overrides: Optional[List[str]] = SetOpt,
+    store: Optional[Path] = cli_serve.StoreOpt,
+):
+    """List the runs recorded in the store, oldest first, with their status: finished, failed,
+    running, or interrupted (killed before its end: its rows hold what it wrote until then)."""
+    from recstream.runner import runs_overview
+
+    reader, _ = cli_serve.open_cli_reader(config, overrides, store)
+    with reader:
+        runs = runs_overview(reader.store)
+    if as_json:
+        for r in runs:
+            print(json.dumps(r, sort_keys=True))
+        return
+    table = Table("run", "status", "started (UTC)", "events applied", "dead-lettered")
+    colour = {"finished": "green", "failed": "red", "interrupted": "red", "running": "yellow"}
+    for r in runs:
+        started = (datetime.fromtimestamp(r["started_ms"] / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+                   if r["started_ms"] else "-")
+        status = r["status"]
+        table.add_row(escape(r["run_id"]), f"[{colour.get(status, 'white')}]{status}[/]", started,
+                      str(r["events_applied"]), str(r["dead_lettered"]))
+    console.print(table)
 
 
 def _register_model_commands() -> None:

@@ -3,6 +3,7 @@ it interrupted, and the next ``recstream run`` on the same store says so (once).
 summary also marks the counts that depend on micro-batch timing."""
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -80,3 +81,12 @@ def test_kill_9_of_a_run_is_reported_as_interrupted(tmp_path):
         assert run_status(st.run_stats(rid)) == "interrupted"
         assert report_interrupted_runs(st) == [], "reported once, by the run after it"
         assert [run_status(st.run_stats(r)) for r in st.run_ids() if r != rid] == ["finished"]
+
+    listed = subprocess.run([sys.executable, "-m", "recstream", "inspect", "runs", "--json", "--store", str(store_path)],
+                            capture_output=True, text=True, timeout=120)
+    assert listed.returncode == 0, listed.stderr[-3000:]
+
+    runs = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [r["status"] for r in runs if r["run_id"] == rid] == ["interrupted"]
+    assert [r["status"] for r in runs if r["run_id"] != rid] == ["finished"]
+    assert all(r["started_ms"] for r in runs)
