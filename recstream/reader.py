@@ -35,6 +35,14 @@ class Reader:
             state.pop("scores", None)
         return state
 
+    def get_user_states(self, user_ids: Iterable[str], with_scores: bool = True) -> dict[str, dict]:
+        """``{user_id: state}`` for the stored ones of ``user_ids``, read in one store round trip."""
+        states = self.store.get_user_states(user_ids)
+        if not with_scores:
+            for state in states.values():
+                state.pop("scores", None)
+        return states
+
     def get_top_k(self, user_id: str, k: int | None = None, with_embedding: bool = False) -> dict | None:
         """The user's top-K items with scores, model version and cold-start flag, or None.
 

@@ -131,6 +131,18 @@ class OnlineStore(abc.ABC):
         """``{'user_id', 'event_time', 'state_seq', 'features', 'sequence', 'updated_at'}`` plus
         ``'scores'`` (as ``get_top_k``) when the user has scores, or None."""
 
+    def get_user_states(self, user_ids: Iterable[str]) -> dict[str, dict]:
+        """``{user_id: state}`` (as ``get_user_state``) for those of ``user_ids`` that are stored.
+
+        Backends override this to read a whole batch in one round trip (SQLite: one query;
+        Cassandra: all reads in flight at once)."""
+        out = {}
+        for uid in dict.fromkeys(user_ids):
+            state = self.get_user_state(uid)
+            if state is not None:
+                out[uid] = state
+        return out
+
     @abc.abstractmethod
     def iter_user_states(self) -> Iterable[dict]:
         """Every stored user state, in no particular order (for audits and tests; a full scan)."""

@@ -317,6 +317,21 @@ class CassandraStore(OnlineStore):
             state["scores"] = self._decode_scores(scores[0])
         return state
 
+    def get_user_states(self, user_ids) -> dict[str, dict]:
+        """Every read of the batch (features, sequence, scores per user) in flight at once."""
+        ids = list(dict.fromkeys(user_ids))
+        results = self._read([(stmt, (uid,)) for uid in ids
+                              for stmt in (self.r_features, self.r_sequence, self.r_scores)])
+        out = {}
+        for i, uid in enumerate(ids):
+            feats, seq, scores = results[3 * i:3 * i + 3]
+            if feats:
+                state = self._decode_state(feats[0], seq[0]["sequence"] if seq else None)
+                if scores:
+                    state["scores"] = self._decode_scores(scores[0])
+                out[uid] = state
+        return out
+
     @staticmethod
     def _decode_state(row: dict, sequence: str | None) -> dict:
         return {

@@ -122,6 +122,34 @@ class SqliteStore(OnlineStore):
             state["scores"] = scores
         return state
 
+    def get_user_states(self, user_ids) -> dict[str, dict]:
+        """One query for the whole batch: features joined with scores."""
+        ids = list(dict.fromkeys(user_ids))
+        out: dict[str, dict] = {}
+        # SQLite's default limit on bound parameters is 32766; larger batches are read in slices
+        for i in range(0, len(ids), 30000):
+            part = ids[i:i + 30000]
+            rows = self.conn.execute(
+                "SELECT f.user_id, f.event_time, f.state_seq, f.features, f.sequence, f.updated_at, "
+                "s.user_id AS s_user_id, s.event_time AS s_event_time, s.state_seq AS s_state_seq, "
+                "s.model_version, s.cold_start, s.embedding, s.topk_items, s.topk_scores, s.drift, "
+                "s.updated_at AS s_updated_at FROM user_features f LEFT JOIN user_scores s ON s.user_id = f.user_id "
+                f"WHERE f.user_id IN ({','.join('?' * len(part))})", part)
+            for row in rows:
+                state = {"user_id": row["user_id"], "event_time": row["event_time"], "state_seq": row["state_seq"],
+                         "features": json.loads(row["features"]), "sequence": json.loads(row["sequence"]),
+                         "updated_at": row["updated_at"]}
+                if row["s_user_id"] is not None:
+                    state["scores"] = {
+                        "user_id": row["s_user_id"], "items": json.loads(row["topk_items"]),
+                        "scores": json.loads(row["topk_scores"]), "embedding": json.loads(row["embedding"]),
+                        "model_version": row["model_version"], "cold_start": bool(row["cold_start"]),
+                        "event_time": row["s_event_time"], "state_seq": row["s_state_seq"], "drift": row["drift"],
+                        "updated_at": row["s_updated_at"],
+                    }
+                out[row["user_id"]] = state
+        return out
+
     def iter_user_states(self):
         for row in self.conn.execute("SELECT * FROM user_features ORDER BY user_id"):
             yield self._decode(row)
