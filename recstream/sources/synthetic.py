@@ -5,6 +5,11 @@ popularity law within a catalogue of categories and tags; events come in session
 with a view → click → cart → purchase funnel and dwell times; a few bot-like users
 fire many uniform clicks; some events arrive late (far behind their event time)
 and some payloads are malformed. The same seed always yields the same stream.
+
+How events are shared among users (``user_dist``): ``pareto`` (default) gives every user at
+least one event and a heavy-tailed activity, bots a large share; ``uniform`` draws each event's
+user uniformly from ``n_users`` (users may get none, so ``n_events`` can be below ``n_users``),
+the traffic of many users where few users recur within a short span.
 """
 from __future__ import annotations
 
@@ -36,6 +41,7 @@ class SyntheticSpec:
     malformed_fraction: float = 0.005
     zipf_exponent: float = 1.1
     start_ms: int = START_MS
+    user_dist: str = "pareto"  # "pareto" | "uniform"
 
 
 @dataclass
@@ -80,12 +86,17 @@ def generate_events(spec: SyntheticSpec | None = None, **overrides) -> list[dict
     types, type_p = list(EVENT_MIX), np.array(list(EVENT_MIX.values()))
     span_ms = int(spec.span_hours * 3_600_000)
     n_bots = min(spec.bot_users, spec.n_users)
-    # activity per user is heavy-tailed; bots get a big share of events
-    activity = rng.pareto(1.5, spec.n_users) + 0.2
-    activity[:n_bots] = activity.max() * 3
-    quota = np.maximum(1, (activity / activity.sum() * spec.n_events).astype(int))
+    if spec.user_dist == "uniform":
+        quota = rng.multinomial(spec.n_events, np.full(spec.n_users, 1.0 / spec.n_users))
+    elif spec.user_dist == "pareto":
+        # activity per user is heavy-tailed; bots get a big share of events
+        activity = rng.pareto(1.5, spec.n_users) + 0.2
+        activity[:n_bots] = activity.max() * 3
+        quota = np.maximum(1, (activity / activity.sum() * spec.n_events).astype(int))
+    else:
+        raise ValueError(f"user_dist must be 'pareto' or 'uniform', not {spec.user_dist!r}")
     events: list[dict] = []
-    for u in range(spec.n_users):
+    for u in np.flatnonzero(quota).tolist():
         uid = f"u{u:05d}"
         is_bot = u < n_bots
         pref = rng.dirichlet(np.full(spec.n_categories, 0.3))

@@ -47,6 +47,27 @@ def test_synthetic_interests_drift():
     assert changed >= 1
 
 
+def test_synthetic_uniform_users_spread_events_thinly():
+    spec = synthetic.SyntheticSpec(seed=3, n_users=20_000, n_items=300, n_events=4000, user_dist="uniform",
+                                   late_fraction=0.0, malformed_fraction=0.0)
+    events = synthetic.generate_events(spec)
+    assert len(events) == 4000  # fewer events than users: users without any are allowed
+    per_user = Counter(e["user_id"] for e in events)
+    assert 3000 < len(per_user) < 4000 and max(per_user.values()) <= 8  # no heavy users, bots included
+    lines = list(synthetic.replay_lines(spec))
+    users = [json.loads(x)["user_id"] for x in lines]
+    repeats = sum(len(w) - len(set(w)) for w in (users[i:i + 200] for i in range(0, len(users), 200)))
+    assert repeats < 0.1 * len(users)  # in a micro-batch, most users appear once
+    assert synthetic.generate_events(spec) == events
+    with pytest.raises(ValueError, match="user_dist"):
+        synthetic.generate_events(spec, user_dist="zipf")
+
+
+def test_synthetic_default_user_dist_gives_every_user_events():
+    events = synthetic.generate_events(synthetic.SyntheticSpec(seed=3, n_users=300, n_events=600))
+    assert len({e["user_id"] for e in events}) == 300
+
+
 def _write_ml(tmp_path, data_lines, item_lines):
     (tmp_path / "u.data").write_text("".join(data_lines))
     (tmp_path / "u.item").write_text("".join(item_lines), encoding="latin-1")
