@@ -106,6 +106,32 @@ def _read(entry: list, now: int) -> dict:
     }
 
 
+# _read with the item id first / the affinity last, in one dict literal (the read-out's hot path)
+def _read_item(item_id: str, entry: list, now: int) -> dict:
+    count, last, dwell, dwell_n, last_type, views, clicks, purchases = entry
+    return {
+        "item_id": item_id, "count": count, "last_event_time": last, "recency_ms": now - last,
+        "last_event_type": EVENT_TYPES[last_type], "dwell_ms": dwell,
+        "mean_dwell_ms": dwell / dwell_n if dwell_n else None,
+        "click_per_view": clicks / views if views else None,
+        "purchase_per_click": purchases / clicks if clicks else None,
+        "purchase_per_view": purchases / views if views else None,
+    }
+
+
+def _read_category(entry: list, now: int, affinity: float) -> dict:
+    count, last, dwell, dwell_n, last_type, views, clicks, purchases, _ = entry
+    return {
+        "count": count, "last_event_time": last, "recency_ms": now - last,
+        "last_event_type": EVENT_TYPES[last_type], "dwell_ms": dwell,
+        "mean_dwell_ms": dwell / dwell_n if dwell_n else None,
+        "click_per_view": clicks / views if views else None,
+        "purchase_per_click": purchases / clicks if clicks else None,
+        "purchase_per_view": purchases / views if views else None,
+        "affinity": affinity,
+    }
+
+
 class UserInteractions:
     """Bounded user x item and user x category state of one user.
 
@@ -180,10 +206,12 @@ class UserInteractions:
         if self.last_ts is None:
             return {"user_items": [], "user_categories": {}}
         now = self.last_ts if now is None else now
-        newest = sorted(self.items.items(), key=lambda kv: (-kv[1][LAST_TS], kv[0]))[: p.top_items]
+        # (-last, id, entry) tuples sort newest first, ties by id, without a key function (ids are unique)
+        newest = sorted([(-e[LAST_TS], i, e) for i, e in self.items.items()])[: p.top_items]
         aff = self.affinities(p, now)
-        top = sorted(aff.items(), key=lambda kv: (-kv[1], kv[0]))[: p.top_categories]
+        top = sorted([(-a, c) for c, a in aff.items()])[: p.top_categories]
+        cats = self.cats
         return {
-            "user_items": [{"item_id": i, **_read(e, now)} for i, e in newest],
-            "user_categories": {c: {**_read(self.cats[c], now), "affinity": a} for c, a in top},
+            "user_items": [_read_item(i, e, now) for _, i, e in newest],
+            "user_categories": {c: _read_category(cats[c], now, -na) for na, c in top},
         }

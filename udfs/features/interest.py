@@ -53,15 +53,25 @@ class DecayedInterest:
         """The ``top`` strongest categories by short and by long score at ``now`` (by absolute
         value, ties by name: a strong dislike is as informative as a strong like, and the sign
         tells them apart) plus the short/long drift."""
-        vals = {c: self.value_at(c, now) for c in self.cats}
-        short = sorted(vals.items(), key=lambda kv: (-abs(kv[1][0]), kv[0]))[:top]
-        long_ = sorted(vals.items(), key=lambda kv: (-abs(kv[1][1]), kv[0]))[:top]
-        dot = sum(s * l for s, l in vals.values())
-        ns = math.sqrt(sum(s * s for s, _ in vals.values()))
-        nl = math.sqrt(sum(l * l for _, l in vals.values()))
+        ks, kl, exp = self.k_short, self.k_long, math.exp
+        names, shorts, longs = [], [], []
+        for c, (s, l, ref) in self.cats.items():  # value_at, inlined (a decay to now <= ref is exactly 1)
+            if now > ref:
+                dt = now - ref
+                s *= exp(-ks * dt)
+                l *= exp(-kl * dt)
+            names.append(c)
+            shorts.append(s)
+            longs.append(l)
+        # (-|v|, name, v) tuples sort by strength then name without a key function (names are unique)
+        short = sorted([(-abs(v), c, v) for c, v in zip(names, shorts)])[:top]
+        long_ = sorted([(-abs(v), c, v) for c, v in zip(names, longs)])[:top]
+        dot = sum([s * l for s, l in zip(shorts, longs)])
+        ns = math.sqrt(sum([s * s for s in shorts]))
+        nl = math.sqrt(sum([l * l for l in longs]))
         drift = 1.0 - dot / (ns * nl) if ns > 0 and nl > 0 else 0.0
         return {
-            "short": {c: v[0] for c, v in short},
-            "long": {c: v[1] for c, v in long_},
+            "short": {c: v for _, c, v in short},
+            "long": {c: v for _, c, v in long_},
             "short_long_drift": drift,
         }

@@ -27,11 +27,12 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import orjson
+
 from udfs.features.anomaly import AnomalyParams, PopulationStats
 from udfs.features.params import FeatureParams
 from udfs.privacy import FieldAllowList, Pseudonymizer
 
-_JSON = {"separators": (",", ":")}
 
 
 @dataclass(frozen=True)
@@ -113,12 +114,15 @@ class FoldRuntime:
         """The id rows are stored under: the pseudonym when pseudonymisation is on."""
         return self.pseudonymizer(user_id) if self.pseudonymizer is not None else user_id
 
+    # orjson: a fifth of json.dumps' time on a feature row (bench/fold_cost_bench.py). The text is
+    # compact UTF-8 JSON; numbers read back to the same values as json.dumps' (shortest round-trip
+    # floats, e.g. 1e-7 for json's 1e-07), and a non-finite float would be null.
     def features_json(self, state, params: FeatureParams) -> str:
-        return json.dumps(self.allow.filter(state.features(params)), **_JSON)
+        return orjson.dumps(self.allow.filter(state.features(params))).decode()
 
     @staticmethod
     def sequence_json(state) -> str:
-        return json.dumps(state.sequence_snapshot(), **_JSON)
+        return orjson.dumps(state.sequence_snapshot()).decode()
 
     def dead_raw(self, raw: str) -> str:
         """A payload for the dead-letter log (user id pseudonymised when that is on)."""
