@@ -13,7 +13,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from recstream import cli_bench, cli_cassandra, cli_cluster, cli_data, cli_features, cli_help, cli_kafka, cli_serve
+from recstream import cli_bench, cli_cassandra, cli_cluster, cli_data, cli_features, cli_help, cli_http, cli_kafka, cli_serve
 from recstream.config import ConfigError, load_config
 
 cli_help.install()
@@ -203,6 +203,7 @@ _register_model_commands()
 cli_kafka.register(app)
 cli_cassandra.register(app)
 cli_serve.register(app)
+cli_http.register(app)
 cli_cluster.register(app)
 cli_features.register(app)
 cli_bench.register(app)
