@@ -89,10 +89,10 @@ def job_stage(model_dir: Path, provider: str, seqs, batch: int, rows: int, work:
     cfg = load_config(overrides=[f"model.path={model_dir}", "model.enabled=true", f"model.batch_size={batch}",
                                  f"model.provider={provider}"])
     env, t_env = create_environments(cfg)
-    raw, _ = file_source_stream(env, path)
+    raw, _ = file_source_stream(t_env, cfg, path)
     score = udf(ScoreUsers(str(model_dir), provider, cfg.model.gpu_mem_limit_mb, 0, threads, None, spin, batch),
                 result_type=DataTypes.STRING(), func_type="pandas")
-    rows_stream = raw.map(lambda line: line.replace("\t", "\n"), output_type=Types.STRING())
+    rows_stream = raw.map(lambda row: row[0].replace("\t", "\n"), output_type=Types.STRING())
     table = t_env.from_data_stream(rows_stream).select(score(col("f0")).alias("s"))
     t_env.to_data_stream(table).map(lambda r: len(r[0]), output_type=Types.INT()).sink_to(Sink(DISCARD))
     return env.execute("bench-inference-stage").get_net_runtime() / 1000.0

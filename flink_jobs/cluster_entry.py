@@ -21,7 +21,8 @@ SLEEP_MIN_S = 0.005
 
 
 class Pace(MapFunction):
-    """Pass lines through at no more than ``rate`` per second per subtask (sleeps in small steps)."""
+    """Pass the raw lines of ``Row(f0)`` records on as strings, at no more than ``rate`` per second
+    per subtask (sleeps in small steps)."""
 
     def __init__(self, rate: float) -> None:
         self.rate = rate
@@ -30,7 +31,7 @@ class Pace(MapFunction):
         self.t0 = None
         self.n = 0
 
-    def map(self, line):
+    def map(self, row):
         now = time.monotonic()
         if self.t0 is None:
             self.t0 = now
@@ -38,7 +39,7 @@ class Pace(MapFunction):
         ahead = self.n / self.rate - (now - self.t0)
         if ahead > SLEEP_MIN_S:
             time.sleep(ahead)
-        return line
+        return row[0]
 
 
 def execute_paced_job(cfg, input_path: Path, run_id: str, rate: float, detached: bool = False):
@@ -48,7 +49,7 @@ def execute_paced_job(cfg, input_path: Path, run_id: str, rate: float, detached:
     from flink_jobs.feature_job import build_feature_job, file_source_stream
 
     env, t_env = create_environments(cfg)
-    raw, parallelism = file_source_stream(env, input_path)
+    raw, parallelism = file_source_stream(t_env, cfg, input_path)
     paced = raw.map(Pace(rate / parallelism), output_type=Types.STRING()).name("pace").uid("pace") \
         .set_parallelism(parallelism)
     build_feature_job(env, t_env, cfg, paced, run_id, parallelism, bounded=True, line_based=True)

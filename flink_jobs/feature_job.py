@@ -232,20 +232,44 @@ def attach_scoring(t_env, cfg: RecstreamConfig, features, popular_store: dict | 
             .name("interest-drift").set_parallelism(cfg.job.parallelism).uid("interest-drift-buckets"))
 
 
-def file_source_stream(env, path: Path):
-    from pyflink.common import WatermarkStrategy
-    from pyflink.datastream.connectors.file_system import FileSource, StreamFormat
+def file_source_view(t_env, cfg: RecstreamConfig, path: Path) -> tuple[str, int]:
+    """Register the replay file(s) at ``path`` as a view (``f0`` raw line, ``batch_time``) and
+    return it with the source parallelism (one per file).
+
+    Read by Flink's filesystem connector with the ``raw`` format, as JSON Lines defines lines:
+    ``\\n`` ends a line and a ``\\r`` before it is dropped, while a lone ``\\r`` is ordinary
+    (JSON whitespace) inside its line. The DataStream text-line reader would also end a line at a
+    lone ``\\r`` and split such an event in two. One table per file, unioned: a local file is one
+    split (its block size is its length), read in order by one reader, so a user's events, all
+    in one file (recstream's partitioned replays split by user id), keep file order; only the
+    ``*.jsonl`` files the run counts are named (``recstream.replay.replay_files``).
+    """
+    from pyflink.table import DataTypes, Schema, TableDescriptor
 
     from recstream.replay import replay_files
 
-    # One file = one split, read in order by one reader: a user's events must all be in one file
-    # (recstream's partitioned replays split by user id), then arrival order per user is file order.
-    # The files are named one by one so the job reads exactly the files the run counts.
-    files = [str(f.resolve()) for f in replay_files(Path(path))]
-    parallelism = len(files)
-    source = FileSource.for_record_stream_format(StreamFormat.text_line_format(), *files).build()
-    return (env.from_source(source, WatermarkStrategy.no_watermarks(), "replay-file").set_parallelism(parallelism),
-            parallelism)
+    files = replay_files(Path(path))
+    view = f"replay_{uuid.uuid4().hex[:8]}"
+    tables = []
+    for i, f in enumerate(files):
+        schema = with_batch_time(Schema.new_builder().column("f0", DataTypes.STRING()), cfg, bounded=True).build()
+        # the table name becomes the source vertex's name in the web UI: "Source: replay-file-<i>"
+        name = f"replay-file-{i}-{view}"
+        t_env.create_temporary_table(f"`{name}`", TableDescriptor.for_connector("filesystem").schema(schema)
+                                     .option("path", str(f.resolve())).format("raw").build())
+        tables.append(f"SELECT f0, batch_time FROM `{name}`")
+    t_env.create_temporary_view(view, t_env.sql_query(" UNION ALL ".join(tables)))
+    return view, len(files)
+
+
+def file_source_stream(t_env, cfg: RecstreamConfig, path: Path):
+    """The replay file(s) at ``path`` as a DataStream of ``Row(f0)`` (the raw line), read as
+    :func:`file_source_view` reads them, with the source parallelism."""
+    view, parallelism = file_source_view(t_env, cfg, path)
+    t_env.get_config().set("table.exec.resource.default-parallelism", str(parallelism))
+    from pyflink.table.expressions import col
+
+    return table_to_stream(t_env, t_env.from_path(view).select(col("f0")), cfg.job.parallelism), parallelism
 
 
 def execute_file_job(cfg: RecstreamConfig, input_path: Path, run_id: str, detached: bool = False):
@@ -254,8 +278,9 @@ def execute_file_job(cfg: RecstreamConfig, input_path: Path, run_id: str, detach
     from flink_jobs.environment import create_environments
 
     env, t_env = create_environments(cfg)
-    raw, source_parallelism = file_source_stream(env, input_path)
-    build_feature_job(env, t_env, cfg, raw, run_id, source_parallelism, bounded=True, line_based=True)
+    view, source_parallelism = file_source_view(t_env, cfg, input_path)
+    build_feature_job(env, t_env, cfg, None, run_id, source_parallelism, bounded=True, raw_view=view,
+                      line_based=True)
     if detached:
         return env.execute_async(cfg.job.name)
     return env.execute(cfg.job.name)

@@ -8,9 +8,10 @@ population baseline, item embeddings, pseudonymiser, allow-list) and writes the 
 store rows: user features + sequence, dead letters, item features and popular lists.
 It writes each user's and item's final state once (the stream writes one row per
 batch; the last one is the same). Scores are not computed (the model runs in the
-stream only). Lines are read as Flink's text-line source reads them (``\\n``, ``\\r\\n``
-or ``\\r`` ends a line; invalid UTF-8 becomes U+FFFD and is rejected, docs/events.md), one
-file after the other; events of one user must sit in one file, in order, as for the stream.
+stream only). Lines are read as the job's file source reads them (JSON Lines: ``\\n`` ends a
+line, a ``\\r`` before it is dropped, a lone ``\\r`` stays inside its line; invalid UTF-8
+becomes U+FFFD and is rejected, docs/events.md), one file after the other; events of one
+user must sit in one file, in order, as for the stream.
 
 ``export_as_of`` writes point-in-time-correct training rows: for each time T, every
 user's row folded from the events with ``event_time <= T`` only (file order kept),
@@ -35,10 +36,15 @@ BATCH = 500
 
 
 def read_lines(path: Path) -> Iterator[str]:
+    """The lines of a replay as the job's file source reads them (``recstream.replay.count_lines``)."""
     for f in replay_files(Path(path)):
-        with open(f, encoding="utf-8", errors="replace", newline=None) as fh:
-            for line in fh:
-                yield line[:-1] if line.endswith("\n") else line
+        with open(f, "rb") as fh:
+            for line in fh:  # binary iteration splits at b"\n" only
+                if line.endswith(b"\n"):
+                    line = line[:-1]
+                if line.endswith(b"\r"):  # one, also on a last line without b"\n" (as Flink does)
+                    line = line[:-1]
+                yield line.decode("utf-8", errors="replace")
 
 
 def parse_time(value: str) -> int:

@@ -57,8 +57,8 @@ def write_replay_file(cfg: RecstreamConfig, path: Path, partitions: int = 1) -> 
     n = 0
     try:
         for line in source_lines(cfg):
-            # a payload with a raw newline or CR would split into two records; keep it one (invalid) line
-            line = line.replace("\n", "\\n").replace("\r", "\\r")
+            # a payload with a raw newline would split into two records; keep it one (invalid) line
+            line = line.replace("\n", "\\n")
             files[partition_of(line, partitions)].write(line + "\n")
             n += 1
     finally:
@@ -92,18 +92,15 @@ def ignored_files(path: Path) -> list[Path]:
 
 
 def count_lines(path: Path) -> int:
-    """Lines as the job's text-line reader splits them: ``\\n``, ``\\r\\n`` and a lone ``\\r`` each
-    end a line (so a raw CR inside an event splits it in two, both halves dead-lettered)."""
+    """Lines as the job's file source reads them (JSON Lines): ``\\n`` ends a line, a last line
+    without one counts too; ``\\r`` never ends a line (a ``\\r`` before ``\\n`` is dropped)."""
     total = 0
     for f in replay_files(path):
         with open(f, "rb") as fh:
             last = b""
             while chunk := fh.read(1 << 20):
-                # a CRLF split across two chunks is one line end, not two
-                total += chunk.count(b"\n") + chunk.count(b"\r") - chunk.count(b"\r\n")
-                if last == b"\r" and chunk[:1] == b"\n":
-                    total -= 1
+                total += chunk.count(b"\n")
                 last = chunk[-1:]
-            if last not in (b"", b"\n", b"\r"):
+            if last not in (b"", b"\n"):
                 total += 1  # a last line without a line end
     return total

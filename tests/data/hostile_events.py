@@ -2,8 +2,9 @@
 
 Each case is one line of raw bytes (invalid UTF-8, raw CR, BOMs, duplicate keys, non-finite and
 over-long numbers, deep nesting, odd user ids, ...) with the verdict per record that the job must
-give it: ``applied``, ``parse`` (dead letter, invalid) or ``late``. A raw CR ends a record (as in
-Flink's text-line reader), so such a line has two verdicts. The rules are in docs/events.md.
+give it: ``applied``, ``parse`` (dead letter, invalid) or ``late``. Lines follow JSON Lines: only
+``\\n`` ends a record, so a raw CR is JSON whitespace inside its event. The rules are in
+docs/events.md.
 """
 from __future__ import annotations
 
@@ -37,7 +38,9 @@ def _cases() -> list[tuple[bytes, list[str]]]:
         (u(event(n=8)).replace(b'"i1"', b'"i\xc0\xaf1"'), bad),      # overlong encoding in the item id
         (u(event(n=9)).replace(b'"h1"', b'"h\xed\xa0\x801"'), bad),  # an encoded surrogate
         (u(event('"h\ufffd1"', n=10)), bad),                           # U+FFFD is indistinguishable from a bad byte
-        (u(event(n=11)).replace(b',"item_id"', b',\r"item_id"'), bad + bad),  # a raw CR ends the record
+        (u(event(n=11)).replace(b',"item_id"', b',\r"item_id"'), ok),     # a raw CR is JSON whitespace
+        (u(event(n=49)).replace(b'"h1"', b'"h\r1"'), bad),          # a raw CR inside a string is not
+        (u(event(n=50)) + b"\r\r", ok),                              # CR CR LF: one CR dropped, one whitespace
         (u(event(n=12)) + b"\r", ok),                                # CRLF line end
         (u(event(n=13, extra=',"rating":NaN')), bad),
         (u(event(n=14, extra=',"rating":Infinity')), bad),

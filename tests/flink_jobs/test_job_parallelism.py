@@ -18,15 +18,15 @@ EVENT = '{"event_id":"e1","user_id":"u1","item_id":"i1","event_type":"view","eve
 def plan_parallelism(tmp_path, *overrides: str) -> dict[str, int]:
     """``{operator name: parallelism}`` of the file job's plan over a single input file."""
     from flink_jobs.environment import create_environments
-    from flink_jobs.feature_job import build_feature_job, file_source_stream
+    from flink_jobs.feature_job import build_feature_job, file_source_view
 
     cfg = load_config(overrides=[f"store.sqlite.path={tmp_path / 'store.sqlite'}", f"job.work_dir={tmp_path}",
                                  "model.provider=cpu", *overrides])
     path = tmp_path / "events.jsonl"
     path.write_text(EVENT)
     env, t_env = create_environments(cfg)
-    raw, source_parallelism = file_source_stream(env, path)
-    build_feature_job(env, t_env, cfg, raw, "plan", source_parallelism, bounded=True, line_based=True)
+    view, source_parallelism = file_source_view(t_env, cfg, path)
+    build_feature_job(env, t_env, cfg, None, "plan", source_parallelism, bounded=True, raw_view=view, line_based=True)
     return {n["contents"]: n["parallelism"] for n in json.loads(env.get_execution_plan())["nodes"]}
 
 
@@ -37,7 +37,7 @@ def by_name(plan: dict[str, int], part: str) -> int:
 
 def test_fold_scorer_and_drift_run_at_job_parallelism_with_one_source_file(tmp_path):
     plan = plan_parallelism(tmp_path, "job.parallelism=2")
-    assert by_name(plan, "Source: replay-file") == 1  # one file, one reader
+    assert by_name(plan, "TableSourceScan(table=[[default_catalog, default_database, replay-file-0") == 1  # one file
     assert by_name(plan, "validate-fold-user-state") == 2
     assert by_name(plan, "PythonCalc") == 2  # the ONNX scoring pandas UDF
     assert by_name(plan, "interest-drift") == 2

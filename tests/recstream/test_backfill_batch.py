@@ -124,10 +124,11 @@ def test_parse_time():
         parse_time("yesterday")
 
 
-def test_read_lines_splits_like_flinks_text_reader(tmp_path):
+def test_read_lines_splits_like_the_jobs_file_source(tmp_path):
+    # JSON Lines: only \n ends a line; one \r before it (or before the end of the file) is dropped
     f = tmp_path / "x.jsonl"
-    f.write_bytes(b'{"a":1}\r\n\n{"b":2}\r{"c":3}\xff')
-    assert list(read_lines(f)) == ['{"a":1}', "", '{"b":2}', '{"c":3}\ufffd']
+    f.write_bytes(b'{"a":1}\r\n\n{"b":2}\r{"c":3}\xff\nY\r\r\nX\r')
+    assert list(read_lines(f)) == ['{"a":1}', "", '{"b":2}\r{"c":3}\ufffd', "Y\r", "X"]
 
 
 def cli(*args, env=None, timeout=120):
@@ -225,4 +226,4 @@ def test_count_lines_counts_records_as_the_readers_split_them(tmp_path):
 
     f = tmp_path / "x.jsonl"
     f.write_bytes(b'{"a":1}\r\n\n{"b":\r2}\r{"c":3}')
-    assert count_lines(f) == len(list(read_lines(f))) == 5
+    assert count_lines(f) == len(list(read_lines(f))) == 3

@@ -92,7 +92,7 @@ def damaged_bytes(draw) -> bytes:
 def _as_read(text: str) -> list[str]:
     """The records a file holding ``text`` yields (UTF-8 on disk, replaced when undecodable)."""
     data = text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
-    return data.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return [line[:-1] if line.endswith("\r") else line for line in data.split("\n")]
 
 
 def _strings(value):
