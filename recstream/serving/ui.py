@@ -55,8 +55,11 @@ def interest_chart(short: dict, long: dict) -> str:
     ms = max((abs(v) for v in short.values()), default=1.0) or 1.0
     ml = max((abs(v) for v in long.values()), default=1.0) or 1.0
     w, label_w, row_h = 440, 110, 26
-    mid = label_w + (w - label_w) / 2
-    half = (w - label_w) / 2 - 10
+    # the zero axis sits left when nothing is disliked, a quarter in otherwise (dislikes are the rarer side)
+    has_neg = any(v < 0 for v in (*short.values(), *long.values()))
+    mid = label_w + ((w - label_w) / 4 if has_neg else 0)
+    half = w - mid - 10
+    neg_room = mid - label_w
     parts = [f'<svg role="img" aria-label="interest" width="{w}" height="{row_h * len(keys) + 10}">',
              f'<line x1="{mid}" y1="0" x2="{mid}" y2="{row_h * len(keys)}" stroke="#8c959f"/>']
     for i, key in enumerate(keys):
@@ -66,7 +69,7 @@ def interest_chart(short: dict, long: dict) -> str:
             if key not in series:
                 continue
             v = series[key]
-            length = abs(v) / m * half
+            length = abs(v) / m * half if v >= 0 else min(abs(v) / m * half, neg_room)
             x = mid if v >= 0 else mid - length
             fill = color if v >= 0 else "#cf222e"
             parts.append(f'<rect x="{x:.1f}" y="{y + 3 + j * 10}" width="{max(length, 1):.1f}" height="9" '

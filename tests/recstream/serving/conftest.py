@@ -43,13 +43,13 @@ def job_store(tmp_path_factory):
 class Server:
     """``recstream serve`` in a subprocess; ``client`` talks HTTP to it."""
 
-    def __init__(self, args: list[str], env: dict | None = None) -> None:
+    def __init__(self, args: list[str], env: dict | None = None, scheme: str = "http", verify=True) -> None:
         self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.base = f"{scheme}://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "recstream", "serve", "--port", str(self.port), *args],
             cwd=ROOT, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        self.client = httpx.Client(base_url=self.base, timeout=30)
+        self.client = httpx.Client(base_url=self.base, timeout=30, verify=verify)
         deadline = time.monotonic() + 120
         while True:
             if self.proc.poll() is not None:
