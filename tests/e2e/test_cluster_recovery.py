@@ -48,13 +48,15 @@ def source_read(rest: FlinkRest, job_id: str) -> int:
 
 def wait_mid_stream(rest: FlinkRest, job_id: str, store, lines: int, timeout_s: float = 240.0) -> dict:
     """Wait until the job has a completed checkpoint, the store shows events folded, and the source
-    has read 10-60 % of the file; returns what it saw. Fails if the source got past 60 % first."""
+    has read 10-75 % of the file; returns what it saw. Fails if the source got past 75 % first (on a
+    loaded machine the first checkpoint can take a while: at least a quarter of the file is then
+    still left to read after the restore)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         state = rest.state(job_id)
         assert state in ("CREATED", "INITIALIZING", "RUNNING"), f"job {state}: {rest.root_exception(job_id)}"
         read = source_read(rest, job_id)
-        assert read <= 0.6 * lines, f"source read {read}/{lines} lines before a checkpoint: too fast to interrupt"
+        assert read <= 0.75 * lines, f"source read {read}/{lines} lines before a checkpoint: too fast to interrupt"
         completed = rest.checkpoints(job_id)["counts"]["completed"] if state == "RUNNING" else 0
         folded = stored_progress(store)
         if completed >= 1 and folded > 0 and read >= 0.1 * lines:
