@@ -95,7 +95,25 @@ def timed_rt(rt: FoldRuntime) -> dict:
     return acc
 
 
-def run(users: int, history: int, passes: int, batch: int, seed: int = 0, states=None) -> dict:
+def generic_form(state: UserState) -> tuple:
+    """The earlier keyed-state form (format 2: the parts pickled as objects), for comparison."""
+    return (2,) + tuple(getattr(state, name) for name in UserState.__slots__)
+
+
+def run(users: int, history: int, passes: int, batch: int, seed: int = 0, states=None, encoding: str = "compact",
+        wrap=None) -> dict:
+    """One measurement; ``encoding="generic"`` stores states in the earlier form, ``wrap`` (optional)
+    puts something in front of the stored states (e.g. a cache of live states)."""
+    compact = UserState.__getstate__
+    if encoding == "generic":
+        UserState.__getstate__ = generic_form
+    try:
+        return _run(users, history, passes, batch, seed, states, wrap) | {"encoding": encoding}
+    finally:
+        UserState.__getstate__ = compact
+
+
+def _run(users: int, history: int, passes: int, batch: int, seed: int, states, wrap) -> dict:
     cfg = RecstreamConfig()
     params = cfg.features.params()
     opts = FoldOptions.from_config(cfg)
@@ -124,10 +142,11 @@ def run(users: int, history: int, passes: int, batch: int, seed: int = 0, states
             payloads.append((uid, json.dumps(make_event(rng, uid, clock[uid], history + p))))
     batches = ["\n".join(escape_key(uid) + "\t" + pl for uid, pl in payloads[i:i + batch])
                for i in range(0, len(payloads), batch)]
+    target = wrap(states) if wrap is not None else states
     t = time.process_time()
     touched = applied = 0
     for recs in batches:
-        res = fold_bucket(recs, states, params, rt, emit_items=opts.emit_items)
+        res = fold_bucket(recs, target, params, rt, emit_items=opts.emit_items)
         touched += len(res.user_lines)
         applied += res.applied
     total = time.process_time() - t
@@ -155,7 +174,8 @@ def main() -> None:
     ap.add_argument("--passes", type=int, default=2, help="measured events per user (one per pass)")
     ap.add_argument("--batch", type=int, default=64, help="users per bucket batch")
     args = ap.parse_args()
-    print(json.dumps(run(args.users, args.history, args.passes, args.batch), indent=2))
+    runs = [run(args.users, args.history, args.passes, args.batch, encoding=enc) for enc in ("generic", "compact")]
+    print(json.dumps(runs, indent=2))
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from schemas import event_types
+from udfs.features import state_codec
 from udfs.features.anomaly import UserAnomaly
 from udfs.features.content_interest import ContentInterest
 from udfs.features.interactions import UserInteractions, funnel_ratios
@@ -63,7 +64,7 @@ class UserState:
         "rating_sum", "rating_count", "windows", "interest", "sequence", "sessions",
         "inter", "anom", "content",  # optional parts (None when off)
     )
-    _FORMAT = 2  # pickled as (format, slot values...): no slot names in every state
+    # keyed state: the compact form of udfs.features.state_codec (format 3); formats 2 and 1 still load
 
     def __init__(self, params: FeatureParams) -> None:
         n = len(EVENT_TYPES)
@@ -87,10 +88,14 @@ class UserState:
         self.content = ContentInterest() if params.content_on else None
 
     def __getstate__(self):
-        return (self._FORMAT,) + tuple(getattr(self, name) for name in self.__slots__)
+        return state_codec.encode(self)
 
     def __setstate__(self, state) -> None:
-        if isinstance(state, tuple) and state and state[0] == self._FORMAT:
+        if isinstance(state, tuple) and state and state[0] == state_codec.FORMAT:
+            state_codec.decode(self, state)
+            return
+        if isinstance(state, tuple) and state and state[0] == 2:
+            # format 2: (2, slot values...) with every part pickled in its own form
             for name, value in zip(self.__slots__, state[1:]):
                 setattr(self, name, value)
             return
