@@ -16,11 +16,14 @@ import typer
 SCRIPTS = {
     "e2e": ("bench.e2e_bench", "throughput (job vs plain Python vs raw onnxruntime), latency at 25/50/90%, state/user"),
     "scale": ("bench.scale_bench", "throughput and memory vs 10k/100k/1M users and N=20/50/200"),
+    "cardinality": ("bench.cardinality_bench", "100k/1M users, most seen once per micro-batch: job with/without "
+                    "scoring vs plain Python vs in-memory loop, latency, state, RocksDB"),
     "model": ("bench.model_speed_bench", "inference rows/s by batch size, FP32 vs FP16 vs INT8"),
     "inference": ("bench.inference_bench", "scoring inside the job vs raw onnxruntime (needs --model-dir)"),
     "feature": ("bench.feature_bench", "feature job alone on the ML-100K replay vs plain Python"),
     "kafka": ("bench.kafka_bench", "the feature job from Kafka (tansu broker) vs from a file"),
     "train-time": ("bench.train_time_bench", "recstream train with default settings on ~300k interactions / 30k users"),
+    "serving": ("bench.serving_bench", "recstream serve over a 1M-user store: single GETs and 100-user batch gets"),
     "report": ("bench.report", "plots and the results table of bench/README.md from bench/results/*.json"),
 }
 

@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Iterable
 
+import orjson
+
 from recstream.store.base import DeadLetter, FeatureRow, ItemRow, ModelVersion, OnlineStore, PopularItems, ScoreRow
 from schemas import read_text
 
@@ -46,6 +48,15 @@ ON CONFLICT(scope) DO UPDATE SET
     event_time = excluded.event_time, items = excluded.items, scores = excluded.scores, updated_at = excluded.updated_at
 WHERE excluded.event_time >= popular_items.event_time
 """
+
+
+def _loads(text: str):
+    """orjson where it can (a batch read decodes many rows); the json module for what orjson refuses
+    (NaN/Infinity literals, integers beyond 64 bits), so both give the same values."""
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return json.loads(text)
 
 
 def _feature_params(r: FeatureRow, now: int) -> tuple:
@@ -137,12 +148,12 @@ class SqliteStore(OnlineStore):
                 f"WHERE f.user_id IN ({','.join('?' * len(part))})", part)
             for row in rows:
                 state = {"user_id": row["user_id"], "event_time": row["event_time"], "state_seq": row["state_seq"],
-                         "features": json.loads(row["features"]), "sequence": json.loads(row["sequence"]),
+                         "features": _loads(row["features"]), "sequence": _loads(row["sequence"]),
                          "updated_at": row["updated_at"]}
                 if row["s_user_id"] is not None:
                     state["scores"] = {
-                        "user_id": row["s_user_id"], "items": json.loads(row["topk_items"]),
-                        "scores": json.loads(row["topk_scores"]), "embedding": json.loads(row["embedding"]),
+                        "user_id": row["s_user_id"], "items": _loads(row["topk_items"]),
+                        "scores": _loads(row["topk_scores"]), "embedding": _loads(row["embedding"]),
                         "model_version": row["model_version"], "cold_start": bool(row["cold_start"]),
                         "event_time": row["s_event_time"], "state_seq": row["s_state_seq"], "drift": row["drift"],
                         "updated_at": row["s_updated_at"],

@@ -40,3 +40,11 @@ def test_batch_read_of_many_users(store):
     store.upsert_users([(FeatureRow(f"u{i}", i, 1, json.dumps({"n": i}), "[]"), None) for i in range(1200)])
     got = store.get_user_states([f"u{i}" for i in range(0, 1400, 2)])
     assert len(got) == 600 and got["u998"]["features"] == {"n": 998}
+
+
+def test_batch_read_keeps_values_the_fast_decoder_refuses(store):
+    """NaN (json.dumps writes it) and integers beyond 64 bits read back as single reads give them."""
+    feats = json.dumps({"x": float("nan"), "big": 2 ** 70, "f": 0.1 + 0.2})
+    store.upsert_features([FeatureRow("u1", 1, 1, feats, "[]")])
+    got = store.get_user_states(["u1"])["u1"]["features"]
+    assert got["big"] == 2 ** 70 and got["f"] == 0.1 + 0.2 and got["x"] != got["x"]
