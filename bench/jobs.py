@@ -1,5 +1,5 @@
-"""Job runs shared by the benchmarks: the ML-100K replay through ``run_local``, and the full
-job fed by Flink's datagen connector (any number of distinct users, any rate), with the
+"""Job runs shared by the benchmarks: the ML-100K replay and any replay file through
+``run_local``, and the full job fed by Flink's datagen connector (any number of distinct users, any rate), with the
 JVM's peak resident memory sampled while it runs.
 
 Every run checks that each generated event is accounted for (applied, dead-lettered or late)
@@ -33,6 +33,43 @@ def ml_run(work: Path, ml_path: Path, repeat: int, parallelism: int, overrides: 
             "write_span_s": (summary.extra["last_write_ms"] - summary.extra["first_write_ms"]) / 1000,
             "feature_rows": summary.feature_rows,
             "events_per_feature_row": round(summary.events_in / max(summary.feature_rows, 1), 2)}
+
+
+def staleness_s(stats: dict) -> tuple[float | None, float | None]:
+    """(p50, p99) score staleness in seconds from a run's stored counters, when the job exports
+    them (``score_staleness_p50_ms.<subtask>`` / ``score_staleness_p99_ms.<subtask>``): the
+    largest over subtasks, so the figure never flatters. (None, None) when the job does not."""
+    out = []
+    for name in ("score_staleness_p50_ms", "score_staleness_p99_ms"):
+        vals = [v for k, v in stats.items() if k.split(".")[0] == name and v is not None]
+        out.append(max(vals) / 1000 if vals else None)
+    return out[0], out[1]
+
+
+def file_run(work: Path, replay: Path, events: int, tag: str, overrides: list[str], parallelism: int = 2) -> dict:
+    """The job on a replay file (or a directory of ``*.jsonl`` parts, one reader each) on the
+    local mini-cluster, every line accounted for; peak RSS sampled while it runs."""
+    from recstream.runner import run_local
+    from recstream.store.factory import open_store
+
+    cfg = load_config(overrides=[
+        "source.kind=file", f"source.file.path={replay}", f"store.sqlite.path={work / f'store-{tag}.sqlite'}",
+        f"job.work_dir={work / tag}", f"job.parallelism={parallelism}", *overrides])
+    with PeakRss() as rss:
+        summary = run_local(cfg)
+    if summary.events_in != events or summary.accounted != events:
+        raise RuntimeError(f"{tag}: {events} lines, {summary.events_in} read, {summary.accounted} accounted for")
+    store = open_store(cfg.store, read_only=True)
+    try:
+        p50, p99 = staleness_s(store.run_stats(summary.run_id))
+    finally:
+        store.close()
+    return {"tag": tag, "events": events, "parallelism": parallelism, "net_runtime_s": summary.job_net_runtime_s,
+            "wall_s": round(summary.wall_s, 2), "feature_rows": summary.feature_rows,
+            "scored_rows": summary.extra.get("scored_rows"), "cold_start_rows": summary.extra.get("cold_start_rows"),
+            "dead_lettered": summary.dead_lettered, "score_staleness_p50_s": p50, "score_staleness_p99_s": p99,
+            "jvm_peak_rss_mib": round(rss.jvm_peak / 2**20),
+            "python_workers_peak_rss_mib": round(rss.py_workers_peak / 2**20)}
 
 
 def marginal_rate(small: dict, large: dict, seconds: str = "net_runtime_s") -> float:
@@ -144,7 +181,8 @@ def gen_run(work: Path, tag: str, overrides: list[str], rate: int, events: int, 
     return {
         "tag": tag, "rate_events_per_s": rate, "events": events, "users": users, "bounded": bounded,
         "parallelism": parallelism, "events_applied": prog.get("events_applied"),
-        "feature_rows": prog.get("feature_rows"), "net_runtime_s": net, "wall_s": round(wall, 2),
+        "feature_rows": prog.get("feature_rows"), "users_updated": prog.get("users_updated"),
+        "users_updated_estimated": bool(prog.get("users_updated_estimated")), "net_runtime_s": net, "wall_s": round(wall, 2),
         "p50_latency_s": stats.get("latency_p50_ms.0", 0) / 1000, "p99_latency_s": stats.get("latency_p99_ms.0", 0) / 1000,
         "max_latency_s": stats.get("latency_max_ms.0", 0) / 1000,
         "jvm_peak_rss_mib": round(rss.jvm_peak / 2**20), "python_workers_peak_rss_mib": round(rss.py_workers_peak / 2**20),
