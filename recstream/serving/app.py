@@ -64,7 +64,7 @@ def create_app(cfg, settings: ServeSettings | None = None, gateway: StoreGateway
             raise ApiError(400, f"a user id must have 1 to {MAX_ID_CHARS} characters")
         return pseudonymize(raw) if pseudonymize else raw
 
-    def require_key(request: Request) -> None:
+    async def require_key(request: Request) -> None:  # async: a sync dependency would cost a thread hop
         if api_key is None:
             return
         given = request.headers.get("x-api-key")

@@ -8,14 +8,17 @@ from html import escape
 TYPE_COLORS = {"view": "#8da0cb", "click": "#66c2a5", "like": "#a6d854", "purchase": "#e78ac3",
                "rating": "#ffd92f", "share": "#fc8d62", "skip": "#b3b3b3", "dislike": "#e5534b"}
 CSS = """
-body{font:14px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#1f2328;background:#f6f8fa}
+body{font:14px/1.4 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#1f2328;
+background:#f6f8fa}
 h1{font-size:20px;margin:0 0 4px} h2{font-size:15px;margin:0 0 8px}
 .sub{color:#57606a;margin-bottom:16px}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(460px,1fr));gap:16px}
 .card{background:#fff;border:1px solid #d0d7de;border-radius:8px;padding:14px}
 .kv{display:grid;grid-template-columns:auto 1fr;gap:2px 14px} .kv span:nth-child(odd){color:#57606a}
-table{border-collapse:collapse;width:100%;font-size:13px} td,th{padding:3px 6px;border-bottom:1px solid #eaeef2;text-align:left}
-.legend span{display:inline-block;margin-right:12px} .sw{display:inline-block;width:10px;height:10px;margin-right:4px;border-radius:2px}
+table{border-collapse:collapse;width:100%;font-size:13px}
+td,th{padding:3px 6px;border-bottom:1px solid #eaeef2;text-align:left}
+.legend span{display:inline-block;margin-right:12px}
+.sw{display:inline-block;width:10px;height:10px;margin-right:4px;border-radius:2px}
 code{background:#eaeef2;padding:1px 4px;border-radius:4px}
 """
 
