@@ -14,6 +14,10 @@ config (interactions, anomaly and item records on). Reported per touched user: d
 (validation of the payload, timed on its own) and the rest (apply + row lines), plus the
 stored bytes per user.
 
+Two runs side by side: states in the earlier generic pickle form and in the compact form
+(:mod:`udfs.features.state_codec`). ``run(..., wrap=...)`` puts something in front of the
+stored states, e.g. a cache of live states.
+
     python bench/fold_cost_bench.py [--users 20000] [--history 20] [--passes 2]
 """
 from __future__ import annotations

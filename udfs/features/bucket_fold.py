@@ -28,6 +28,8 @@ import json
 import re
 from dataclasses import dataclass, field
 
+import orjson
+
 from udfs.events import try_parse_event
 from udfs.features.anomaly import excluded
 from udfs.features.item_fold import encode_record
@@ -36,7 +38,6 @@ from udfs.features.user_state import LATE, TYPE_INDEX, UserState
 
 MAX_RAW_IN_DEAD_LETTER = 16 * 1024
 _REPLACEMENTS = re.compile("\ufffd+")
-_JSON = {"separators": (",", ":")}
 
 
 def late_reason(event: dict, params: FeatureParams, newest: int) -> str:
@@ -102,7 +103,7 @@ class BucketResult:
 
 
 def user_line(key: str, state: UserState, applied: int, features_json: str, sequence_json: str) -> str:
-    return "\t".join((json.dumps(key), str(state.last_ts), str(state.seq), str(applied),
+    return "\t".join((orjson.dumps(key).decode(), str(state.last_ts), str(state.seq), str(applied),
                       str(state.seq - state.late), features_json, sequence_json))
 
 
@@ -162,6 +163,6 @@ def fold_bucket(records: str, states, params: FeatureParams, rt, with_origin: bo
             out.newest_ts = state.last_ts
         out.user_lines.append(user_line(skey, state, applied, rt.features_json(state, params), rt.sequence_json(state)))
         if score_input:
-            out.score_lines.append(json.dumps([state.sequence.item_ids(), applied, state.last_ts,
-                                               state.seq - state.late], **_JSON))
+            out.score_lines.append(orjson.dumps([state.sequence.item_ids(), applied, state.last_ts,
+                                                 state.seq - state.late]).decode())
     return out

@@ -34,11 +34,16 @@ class LastN:
         the lists (bench/README.md, state per user)."""
         times = self.times
         deltas = [b - a for a, b in zip(times, times[1:])]
-        code = "I" if all(d < 4_294_967_296 for d in deltas) else "q"
+        try:
+            code, raw = "I", array("I", deltas).tobytes()
+        except OverflowError:
+            code, raw = "q", array("q", deltas).tobytes()
         ids = [i for i, _ in self.items]
-        joined = "\x00".join(ids) if not any("\x00" in i for i in ids) else ids
-        return (_FORMAT, self.n, times[0] if times else None, code, array(code, deltas).tobytes(), joined,
-                bytes(t for _, t in self.items))
+        joined = "\x00".join(ids)
+        if joined.count("\x00") != len(ids) - 1 and ids:
+            joined = ids  # an id holds NUL
+        return (_FORMAT, self.n, times[0] if times else None, code, raw, joined,
+                bytes([t for _, t in self.items]))
 
     def __setstate__(self, state) -> None:
         if isinstance(state, tuple) and len(state) == 7 and state[0] == _FORMAT:
