@@ -68,6 +68,23 @@ TARGETS = {"events_per_s": 20_000, "ratio_to_inmemory": 0.3, "scoring_ingest_rat
 SCORING = {False: ["model.enabled=false"], True: ["model.enabled=true", "model.cold_start_min_events=1"]}
 
 
+def code_version() -> dict:
+    """The commit the job ran from (and whether the tree had uncommitted changes), or what
+    ``RECSTREAM_BENCH_COMMIT`` says for an exported tree without git metadata."""
+    import subprocess
+
+    if os.environ.get("RECSTREAM_BENCH_COMMIT"):
+        return {"commit": os.environ["RECSTREAM_BENCH_COMMIT"], "dirty": None}
+    try:
+        head = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": head, "dirty": bool(dirty)}
+
+
 def workload_lines(users: int, events: int, seed: int = 7) -> list[str]:
     """The benchmark's traffic: ``events`` raw payloads over ``users`` uniformly drawn users."""
     from recstream.sources.synthetic import SyntheticSpec, replay_lines
@@ -172,7 +189,8 @@ def check_targets(runs: list[dict], latency: dict | None, state_bytes: float | N
         t = {}
         if off and off["events_per_s"]:
             t["events_per_s"] = (off["events_per_s"], off["events_per_s"] >= TARGETS["events_per_s"])
-            t["ratio_to_inmemory"] = (off["ratio_to_inmemory"], off["ratio_to_inmemory"] >= TARGETS["ratio_to_inmemory"])
+            ratio = off["ratio_to_inmemory"]
+            t["ratio_to_inmemory"] = (ratio, ratio >= TARGETS["ratio_to_inmemory"])
         if off and on and off["events_per_s"] and on["events_per_s"]:
             r = round(on["events_per_s"] / off["events_per_s"], 3)
             t["scoring_ingest_ratio"] = (r, r >= TARGETS["scoring_ingest_ratio"])
@@ -261,7 +279,7 @@ def main(argv=None) -> dict:
     cfg_model = load_config(overrides=[*model, *SCORING[True]])
     if not cfg_model.model.active():
         raise SystemExit(f"no model at {cfg_model.model.path} (pass --model-dir)")
-    rows, workloads, references = [], [], []
+    rows, workloads, references, errors = [], [], [], []
     with tempfile.TemporaryDirectory(prefix="recstream-cardinality-") as tmp:
         work = Path(tmp)
         for users in args.users:
@@ -294,8 +312,8 @@ def main(argv=None) -> dict:
                    "workload_state_bytes_median": workload_state}
             for scoring in (False, True):
                 over = [*model, *SCORING[scoring]]
-                plain = run_plain(load_config(overrides=[*over, f"store.sqlite.path={work / f'plain-{users}-{scoring}.sqlite'}"]),
-                                  lines)
+                plain_store = work / f"plain-{users}-{scoring}.sqlite"
+                plain = run_plain(load_config(overrides=[*over, f"store.sqlite.path={plain_store}"]), lines)
                 ref["plain"]["on" if scoring else "off"] = plain
                 log(f"  plain Python, scoring {'on' if scoring else 'off'}: {plain['events_per_s']:.0f} events/s")
                 tag = f"u{users}-{'score' if scoring else 'noscore'}"
@@ -303,8 +321,14 @@ def main(argv=None) -> dict:
                     pairs, runs = local_pairs(work, half, full, over, tag, args.repeats, args.parallelism, log)
                     rows.append(make_row(users, scoring, "local", pairs, runs, inmem, plain, raw["rows_per_s"]))
                 if clusters:
-                    for name, (pairs, runs) in cluster_pairs(work, clusters, half, full, over, tag, args.repeats,
-                                                             args.parallelism, log).items():
+                    try:
+                        by_layout = cluster_pairs(work, clusters, half, full, over, tag, args.repeats,
+                                                  args.parallelism, log)
+                    except Exception as exc:  # recorded, and the other stages still report
+                        errors.append(f"{tag} clusters {clusters}: {type(exc).__name__}: {str(exc)[:2000]}")
+                        log(f"  {errors[-1]}")
+                        by_layout = {}
+                    for name, (pairs, runs) in by_layout.items():
                         rows.append(make_row(users, scoring, name, pairs, runs, inmem, plain, raw["rows_per_s"]))
             references.append(ref)
             del lines
@@ -335,8 +359,9 @@ def main(argv=None) -> dict:
         rocksdb = []
         for u in args.rocksdb_users:
             n = args.rocksdb_events or u
-            r = gen_run(work, f"rocksdb-{u}", [*model, *SCORING[False], 'job.flink_conf={"state.backend.type": "rocksdb"}'],
-                        10_000_000, n, u, bounded=True, parallelism=args.parallelism)
+            rocks = 'job.flink_conf={"state.backend.type": "rocksdb"}'
+            r = gen_run(work, f"rocksdb-{u}", [*model, *SCORING[False], rocks], 10_000_000, n, u, bounded=True,
+                        parallelism=args.parallelism)
             rocksdb.append({"users_range": u, "events": n, "users_held": r["users_updated"],
                             "users_held_estimated": r["users_updated_estimated"],
                             "jvm_peak_rss_mib": r["jvm_peak_rss_mib"], "net_runtime_s": r["net_runtime_s"],
@@ -365,6 +390,7 @@ def main(argv=None) -> dict:
         "score_staleness_note": ("null: the job's run counters carry no score_staleness_p50_ms/p99_ms"
                                  if any(r["scoring"] and r["score_staleness_p99_s"] is None for r in rows) else None),
         "note": args.note,
+        "errors": errors,
         "method": ("events/s: marginal rate between a run on the first half of each replay part and one on all of "
                    "it (local: job net runtime; cluster: REST duration), start-up excluded; median of "
                    f"{args.repeats} pair(s); every line accounted for. Scoring on: model.cold_start_min_events=1. "
@@ -373,6 +399,7 @@ def main(argv=None) -> dict:
         "details": {"references": references, "job_runs": {f"{r['users']}-{r['layout']}-{r['scoring']}": r["job_runs"]
                                                           for r in rows},
                     "latency": latency, "state": state},
+        "code": code_version(),
         "machine": {**info, "load_avg": loads},
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }

@@ -35,15 +35,18 @@ def ml_run(work: Path, ml_path: Path, repeat: int, parallelism: int, overrides: 
             "events_per_feature_row": round(summary.events_in / max(summary.feature_rows, 1), 2)}
 
 
+def largest_over_subtasks(stats: dict, name: str) -> int | None:
+    """The largest of a per-subtask counter (``<name>.<subtask>``) in a run's stats, None if absent."""
+    vals = [v for k, v in stats.items() if k.split(".")[0] == name and v is not None]
+    return max(vals) if vals else None
+
+
 def staleness_s(stats: dict) -> tuple[float | None, float | None]:
     """(p50, p99) score staleness in seconds from a run's stored counters, when the job exports
     them (``score_staleness_p50_ms.<subtask>`` / ``score_staleness_p99_ms.<subtask>``): the
     largest over subtasks, so the figure never flatters. (None, None) when the job does not."""
-    out = []
-    for name in ("score_staleness_p50_ms", "score_staleness_p99_ms"):
-        vals = [v for k, v in stats.items() if k.split(".")[0] == name and v is not None]
-        out.append(max(vals) / 1000 if vals else None)
-    return out[0], out[1]
+    p50, p99 = (largest_over_subtasks(stats, n) for n in ("score_staleness_p50_ms", "score_staleness_p99_ms"))
+    return (None if p50 is None else p50 / 1000), (None if p99 is None else p99 / 1000)
 
 
 def file_run(work: Path, replay: Path, events: int, tag: str, overrides: list[str], parallelism: int = 2) -> dict:
@@ -182,9 +185,10 @@ def gen_run(work: Path, tag: str, overrides: list[str], rate: int, events: int, 
         "tag": tag, "rate_events_per_s": rate, "events": events, "users": users, "bounded": bounded,
         "parallelism": parallelism, "events_applied": prog.get("events_applied"),
         "feature_rows": prog.get("feature_rows"), "users_updated": prog.get("users_updated"),
-        "users_updated_estimated": bool(prog.get("users_updated_estimated")), "net_runtime_s": net, "wall_s": round(wall, 2),
-        "p50_latency_s": stats.get("latency_p50_ms.0", 0) / 1000, "p99_latency_s": stats.get("latency_p99_ms.0", 0) / 1000,
-        "max_latency_s": stats.get("latency_max_ms.0", 0) / 1000,
+        "users_updated_estimated": bool(prog.get("users_updated_estimated")), "net_runtime_s": net,
+        "wall_s": round(wall, 2),
+        # each writer subtask keeps its own latency sample: the slowest subtask's figures
+        **{f"{q}_latency_s": (largest_over_subtasks(stats, f"latency_{q}_ms") or 0) / 1000 for q in ("p50", "p99", "max")},
         "jvm_peak_rss_mib": round(rss.jvm_peak / 2**20), "python_workers_peak_rss_mib": round(rss.py_workers_peak / 2**20),
     }
 

@@ -8,7 +8,7 @@ import pytest
 
 from bench.cardinality_bench import (TARGETS, check_targets, main, make_row, model_rows, pair_figures,
                                      workload_lines, workload_stats, write_parts)
-from bench.jobs import staleness_s
+from bench.jobs import largest_over_subtasks, staleness_s
 from bench.plain_pipeline import run_inmemory
 from recstream.config import load_config
 from udfs.features.batch import fold_with_items
@@ -97,6 +97,9 @@ def test_staleness_is_read_from_the_run_counters_or_left_null():
     stats = {"score_staleness_p50_ms.0": 200, "score_staleness_p50_ms.1": 400,
              "score_staleness_p99_ms.0": 900, "score_staleness_p99_ms.1": 1500}
     assert staleness_s(stats) == (0.4, 1.5)
+    lat = {"latency_p99_ms.0": 300, "latency_p99_ms.1": 2100, "latency_p50_ms.0": 90}
+    assert largest_over_subtasks(lat, "latency_p99_ms") == 2100  # the slowest writer, not subtask 0
+    assert largest_over_subtasks(lat, "latency_max_ms") is None
 
 
 def test_inmemory_loop_folds_the_same_events_as_the_reference():
