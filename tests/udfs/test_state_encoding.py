@@ -105,7 +105,17 @@ def test_an_empty_state_round_trips():
 # a UserState with every part (content from 4-d embeddings) pickled in the generic form (format 2),
 # zlib + base64: the 6 events of old_events() below
 OLD_GENERIC = (
-    "eNp1VE9M01AYf926bmQCg4EYMOhxHJzhjyQmhNWMWLcyLoTEiymle9A6aHFtM3ZA50GQ8TwYnkcvHvTigZskJsLVA9GDiYnxoBFjghejFzzhe/0ztwXapn39vu99v6+/7/e1wj7Jh4BzoHN2ft5MzkPZsovQTNomLEqmJVsQo5YZ8jLtrLfwwH2cEAMiJ4IqB9Tv7zaZKlcZrr7fZLJ7bAnccrwMOYF3BzDHXxBSRy6OyJAI1N0IVtL0vFEyMWqdXtTymr6QNmzdMl20qVWyoWXOVgrQkpZMnHsYRy265BpMLI6hsC5Z5WVI1hEU9u2rOLscmuii9QCnFuCf0ESsCuW8G2Cv4Tk14uGo0dzsoXpGHFNbxYjaRnK8ndlmTsyhdji+pu1Z8Lcb1CdIZDeDnQ4rTG2/y0r2Uc0B6tPD7JbnaMa0CSb1UUyIzjZyqOkWJE8Lo/YJqMhlmM/4lv80hguSqRpFCwvj5Y8vHjwesBFXkBYNfYFY4tv3nr16E0NtS/KKpJBuLxhFjbLKI5a8UkoTKKAMYlKbwIPr62vtX3cFPvxpta2HifgqgChgeSHR17evjGp3Bb5HT18d+dZeF6IMuSHsZGk0PvJS4IOjx+efRvqr3F4y7oQEFbDixKS+uMqpLarc7EQnjbEpEc08mPCODXWFyDY0KZvWlC9ZRhzyBYuYDE537X1gwMXdAKjcSIDZQwCoejHq0AYBvYaANuzcB3GaA0wIsAFsnYRmmpqhE+lGpv2lC5jlS31ADIoc+Qb/w/0n7Sqk2XpP6KGsWG7GGB27TL3Jyex0QXP4EwM+X45CWFcxhF5t2HEzPlVkZryJpDoifqdDYtAvKLcTJVPrzS20qZQHTg8gPd8/mOnr/AnVS6dWIaSO/9wUMwe/oXr59FqE1C+3qdD2odYJL03/B1k3luTFMkZRSsk1783jmU6hyGzUMgnAO0S2nu8Nf4xqftqA/kYgxSB065ZUN0xp19Q4TIl07OjWj9Tz8V7+83IlRbNhgY/FCvulnfHm/6LIECRyJf8BQgLHAQ=="
+    "eNp1VE9M01AYf926bmQCg4EYMOhxHJzhjyQmhNWMWLcyLoTEiymle9A6aHFtM3ZA50GQ8TwYnkcvHvTigZskJsLVA9GDiYnxoBFj"
+    "ghejFzzhe/0ztwXapn39vu99v6+/7/e1wj7Jh4BzoHN2ft5MzkPZsovQTNomLEqmJVsQo5YZ8jLtrLfwwH2cEAMiJ4IqB9Tv7zaZ"
+    "KlcZrr7fZLJ7bAnccrwMOYF3BzDHXxBSRy6OyJAI1N0IVtL0vFEyMWqdXtTymr6QNmzdMl20qVWyoWXOVgrQkpZMnHsYRy265BpM"
+    "LI6hsC5Z5WVI1hEU9u2rOLscmuii9QCnFuCf0ESsCuW8G2Cv4Tk14uGo0dzsoXpGHFNbxYjaRnK8ndlmTsyhdji+pu1Z8Lcb1CdI"
+    "ZDeDnQ4rTG2/y0r2Uc0B6tPD7JbnaMa0CSb1UUyIzjZyqOkWJE8Lo/YJqMhlmM/4lv80hguSqRpFCwvj5Y8vHjwesBFXkBYNfYFY"
+    "4tv3nr16E0NtS/KKpJBuLxhFjbLKI5a8UkoTKKAMYlKbwIPr62vtX3cFPvxpta2HifgqgChgeSHR17evjGp3Bb5HT18d+dZeF6IM"
+    "uSHsZGk0PvJS4IOjx+efRvqr3F4y7oQEFbDixKS+uMqpLarc7EQnjbEpEc08mPCODXWFyDY0KZvWlC9ZRhzyBYuYDE537X1gwMXd"
+    "AKjcSIDZQwCoejHq0AYBvYaANuzcB3GaA0wIsAFsnYRmmpqhE+lGpv2lC5jlS31ADIoc+Qb/w/0n7Sqk2XpP6KGsWG7GGB27TL3J"
+    "yex0QXP4EwM+X45CWFcxhF5t2HEzPlVkZryJpDoifqdDYtAvKLcTJVPrzS20qZQHTg8gPd8/mOnr/AnVS6dWIaSO/9wUMwe/oXr5"
+    "9FqE1C+3qdD2odYJL03/B1k3luTFMkZRSsk1783jmU6hyGzUMgnAO0S2nu8Nf4xqftqA/kYgxSB065ZUN0xp19Q4TIl07OjWj9Tz"
+    "8V7+83IlRbNhgY/FCvulnfHm/6LIECRyJf8BQgLHAQ=="
 )
 OLD_EMB = Ctx({"i1": np.array([0.6, 0.8, 0, 0], np.float32), "i2": np.array([0, 0, 1, 0], np.float32)})
 

@@ -15,10 +15,10 @@ rating_count, windows, interest, sequence, sessions, inter, anom, content)``
   each kept bucket as ``head - bucket`` (``bytes`` when all are < 256, else a list) and the
   bucket's per-type counts, concatenated, as one byte each (``code`` ``B``, when every count
   is < 256) or as little-endian unsigned 64-bit integers (``Q``);
-* ``interest``: ``(k_short, k_long, max_categories, names, values)``: the category names
-  joined by NUL (a list if a name holds NUL) and little-endian doubles (``struct``) of
-  ``short, long, reference time`` per category (times are integers below 2^53, exact as
-  doubles);
+* ``interest``: ``(k_short, k_long, max_categories, names, values, ages)``: the category
+  names joined by NUL (a list if a name holds NUL), little-endian doubles (``struct``) of
+  ``short, long`` per category and each category's reference time as its distance to
+  ``last_ts``;
 * ``inter``: ``(last_ts, item ids, item ints, category names, category ints, category decayed
   counts)`` or ``None``: the 8 integers of each entry in one flat list, each entry's newest
   event time as its distance to ``last_ts`` (small numbers pickle short), the decayed counts
@@ -95,17 +95,20 @@ def _decode_window(t: tuple) -> SlidingCounts:
     return w
 
 
-def _encode_interest(d: DecayedInterest) -> tuple:
-    return (d.k_short, d.k_long, d.max_categories, _join(list(d.cats)),
-            _doubles(chain.from_iterable(d.cats.values()), 3 * len(d.cats)))
+def _encode_interest(d: DecayedInterest, base) -> tuple:
+    flat = list(chain.from_iterable(d.cats.values()))
+    refs = flat[2::3]
+    del flat[2::3]
+    return (d.k_short, d.k_long, d.max_categories, _join(list(d.cats)), _doubles(flat, len(flat)),
+            [base - r for r in refs])
 
 
-def _decode_interest(t: tuple) -> DecayedInterest:
+def _decode_interest(t: tuple, base) -> DecayedInterest:
     d = DecayedInterest.__new__(DecayedInterest)
-    d.k_short, d.k_long, d.max_categories, names, raw = t
+    d.k_short, d.k_long, d.max_categories, names, raw, ages = t
     v = _undoubles(raw)
-    names = _split(names, len(v))
-    d.cats = {c: [v[3 * i], v[3 * i + 1], int(v[3 * i + 2])] for i, c in enumerate(names)}
+    names = _split(names, len(ages))
+    d.cats = {c: [v[2 * i], v[2 * i + 1], base - a] for i, (c, a) in enumerate(zip(names, ages))}
     return d
 
 
@@ -146,7 +149,7 @@ def _part(cls, state):
 def encode(s) -> tuple:
     """The compact form of a ``UserState`` (its ``__getstate__``)."""
     return (FORMAT, s.seq, s.late, s.first_ts, s.last_ts, s.last_gap_ms, s.totals, s.dwell_total, s.rating_sum,
-            s.rating_count, tuple(_encode_window(w) for w in s.windows), _encode_interest(s.interest),
+            s.rating_count, tuple(_encode_window(w) for w in s.windows), _encode_interest(s.interest, s.last_ts),
             s.sequence.__getstate__(), s.sessions.__getstate__(),
             None if s.inter is None else _encode_inter(s.inter),
             None if s.anom is None else s.anom.__getstate__(),
@@ -158,7 +161,7 @@ def decode(s, t: tuple) -> None:
     (_, s.seq, s.late, s.first_ts, s.last_ts, s.last_gap_ms, s.totals, s.dwell_total, s.rating_sum,
      s.rating_count, windows, interest, sequence, sessions, inter, anom, content) = t
     s.windows = [_decode_window(w) for w in windows]
-    s.interest = _decode_interest(interest)
+    s.interest = _decode_interest(interest, s.last_ts)
     s.sequence = _part(LastN, sequence)
     s.sessions = _part(Sessions, sessions)
     s.inter = None if inter is None else _decode_inter(inter)
