@@ -35,9 +35,11 @@ class Reader:
             state.pop("scores", None)
         return state
 
-    def get_user_states(self, user_ids: Iterable[str], with_scores: bool = True) -> dict[str, dict]:
-        """``{user_id: state}`` for the stored ones of ``user_ids``, read in one store round trip."""
-        states = self.store.get_user_states(user_ids)
+    def get_user_states(self, user_ids: Iterable[str], with_scores: bool = True,
+                        raw_json: bool = False) -> dict[str, dict]:
+        """``{user_id: state}`` for the stored ones of ``user_ids``, read in one store round trip
+        (``raw_json``: features and sequence as the stored JSON text)."""
+        states = self.store.get_user_states(user_ids, raw_json=raw_json)
         if not with_scores:
             for state in states.values():
                 state.pop("scores", None)

@@ -135,7 +135,9 @@ def create_app(cfg, settings: ServeSettings | None = None, gateway: StoreGateway
         as_of_ms = views.parse_time_ms(as_of)
         views.check_k(k)
         views.check_k(n, "n")
-        state = await gateway.call("user", lambda r, key: r.get_user_state(key), store_key(user_id))
+        key = store_key(user_id)
+        # the batch read of one user: one query (features joined with scores), JSON passed through
+        state = (await gateway.call("user", lambda r, ks: r.get_user_states(ks, raw_json=True), [key])).get(key)
         if state is None:
             raise ApiError(404, "unknown user")
         views.check_as_of(state, as_of_ms)
@@ -151,7 +153,7 @@ def create_app(cfg, settings: ServeSettings | None = None, gateway: StoreGateway
         views.check_k(body.n, "n")
         keys = [store_key(u) for u in body.user_ids]
         metrics.batch_users.observe(len(keys))
-        states = await gateway.call("batch", lambda r, ks: r.get_user_states(ks), keys) if keys else {}
+        states = await gateway.call("batch", lambda r, ks: r.get_user_states(ks, raw_json=True), keys) if keys else {}
         now = _now_ms()
         users = [views.user_view(states[key], wanted, now, None, body.k, body.n) if key in states else None
                  for key in keys]

@@ -178,7 +178,6 @@ def render_user(view: dict) -> str:
     interest = f.get("interest") or {}
     session = f.get("session") or {}
     st = view.get("staleness") or {}
-    drift = view.get("drift") or {}
     seq = view.get("sequence") or []
     recent_rows = "".join(
         f"<tr><td>{_time(e.get('event_time'))}</td><td>{escape(str(e.get('event_type')))}</td>"
@@ -198,7 +197,7 @@ def render_user(view: dict) -> str:
                           ("events / day", _fmt(f.get("events_per_day"))),
                           ("last gap", _age(f.get("last_gap_ms")))])),
         ("Freshness and model", _kv([("model version", _fmt(view.get("model_version"))),
-                                     ("embedding drift", _fmt(drift.get("embedding"))),
+                                     ("embedding drift", _fmt(view.get("drift"))),
                                      ("state event time", _time(view["as_of"]["state_event_time"])),
                                      ("state age (event time)", _age(st.get("state_event_age_ms"))),
                                      ("state written", _age(st.get("state_written_age_ms")) + " ago"),

@@ -1,12 +1,15 @@
 """What the server answers, built from the reader's dicts (plain Python: no web framework here).
 
-A user view is the stored state of one user as of the time it is read: the store keeps each user's
+A user view is the stored state of one user as of the time it is read (features and sequence may
+come as the stored JSON text, passed through undecoded): the store keeps each user's
 newest state only, so window counts and decayed interest are those as of the state's own event time
 (``as_of.windows_as_of``), and ``staleness`` says how old the state and the score are.
 """
 from __future__ import annotations
 
 from datetime import datetime, timezone
+
+import orjson
 
 FIELDS = ("features", "sequence", "embedding", "top_k", "model", "drift", "staleness")
 MAX_K = 1000
@@ -63,10 +66,12 @@ def user_view(state: dict, fields: tuple[str, ...], now_ms: int, as_of_ms: int |
                  "as_of": {"requested": as_of_ms, "read_at": now_ms, "state_event_time": state["event_time"],
                            "windows_as_of": state["event_time"]}}
     if "features" in fields:
-        out["features"] = state["features"]
+        out["features"] = _json_part(state["features"])
     if "sequence" in fields:
         seq = state["sequence"]
-        out["sequence"] = seq[-n:] if n else seq
+        if n:
+            seq = (orjson.loads(seq) if isinstance(seq, str) else seq)[-n:]
+        out["sequence"] = _json_part(seq)
     if "embedding" in fields:
         out["embedding"] = scores["embedding"] if scores else None
     if "top_k" in fields:
@@ -76,11 +81,23 @@ def user_view(state: dict, fields: tuple[str, ...], now_ms: int, as_of_ms: int |
     if "model" in fields:
         out["model_version"] = scores["model_version"] if scores else None
     if "drift" in fields:
-        out["drift"] = {"embedding": scores["drift"] if scores else None,
-                        "interest_short_long": (state["features"].get("interest") or {}).get("short_long_drift")}
+        out["drift"] = scores["drift"] if scores else None
     if "staleness" in fields:
         out["staleness"] = staleness(state, now_ms)
     return out
+
+
+def _json_part(value):
+    """Stored JSON text goes out as it is (no decode and re-encode); decoded values as they are.
+    Text holding NaN/Infinity literals (valid for Python's json, not for JSON) is decoded and
+    re-encoded (orjson writes them as null)."""
+    if not isinstance(value, str):
+        return value
+    if "NaN" in value or "Infinity" in value:
+        import json
+
+        return json.loads(value)
+    return orjson.Fragment(value)
 
 
 def staleness(state: dict, now_ms: int) -> dict:

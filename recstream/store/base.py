@@ -11,6 +11,7 @@ every backend against the same contract.
 from __future__ import annotations
 
 import abc
+import json
 from dataclasses import dataclass
 from typing import Iterable
 
@@ -131,15 +132,18 @@ class OnlineStore(abc.ABC):
         """``{'user_id', 'event_time', 'state_seq', 'features', 'sequence', 'updated_at'}`` plus
         ``'scores'`` (as ``get_top_k``) when the user has scores, or None."""
 
-    def get_user_states(self, user_ids: Iterable[str]) -> dict[str, dict]:
+    def get_user_states(self, user_ids: Iterable[str], raw_json: bool = False) -> dict[str, dict]:
         """``{user_id: state}`` (as ``get_user_state``) for those of ``user_ids`` that are stored.
 
-        Backends override this to read a whole batch in one round trip (SQLite: one query;
-        Cassandra: all reads in flight at once)."""
+        ``raw_json``: ``features`` and ``sequence`` stay the stored JSON text, undecoded (a server
+        passes them through without parsing and re-encoding). Backends override this to read a
+        whole batch in one round trip (SQLite: one query; Cassandra: all reads in flight at once)."""
         out = {}
         for uid in dict.fromkeys(user_ids):
             state = self.get_user_state(uid)
             if state is not None:
+                if raw_json:
+                    state["features"], state["sequence"] = json.dumps(state["features"]), json.dumps(state["sequence"])
                 out[uid] = state
         return out
 

@@ -317,7 +317,7 @@ class CassandraStore(OnlineStore):
             state["scores"] = self._decode_scores(scores[0])
         return state
 
-    def get_user_states(self, user_ids) -> dict[str, dict]:
+    def get_user_states(self, user_ids, raw_json: bool = False) -> dict[str, dict]:
         """Every read of the batch (features, sequence, scores per user) in flight at once."""
         ids = list(dict.fromkeys(user_ids))
         results = self._read([(stmt, (uid,)) for uid in ids
@@ -326,7 +326,13 @@ class CassandraStore(OnlineStore):
         for i, uid in enumerate(ids):
             feats, seq, scores = results[3 * i:3 * i + 3]
             if feats:
-                state = self._decode_state(feats[0], seq[0]["sequence"] if seq else None)
+                sequence = seq[0]["sequence"] if seq else None
+                if raw_json:
+                    f = feats[0]
+                    state = {"user_id": f["user_id"], "event_time": f["event_time"], "state_seq": f["state_seq"],
+                             "features": f["features"], "sequence": sequence or "[]", "updated_at": f["updated_at"]}
+                else:
+                    state = self._decode_state(feats[0], sequence)
                 if scores:
                     state["scores"] = self._decode_scores(scores[0])
                 out[uid] = state

@@ -133,8 +133,9 @@ class SqliteStore(OnlineStore):
             state["scores"] = scores
         return state
 
-    def get_user_states(self, user_ids) -> dict[str, dict]:
+    def get_user_states(self, user_ids, raw_json: bool = False) -> dict[str, dict]:
         """One query for the whole batch: features joined with scores."""
+        decode = (lambda text: text) if raw_json else _loads
         ids = list(dict.fromkeys(user_ids))
         out: dict[str, dict] = {}
         # SQLite's default limit on bound parameters is 32766; larger batches are read in slices
@@ -148,7 +149,7 @@ class SqliteStore(OnlineStore):
                 f"WHERE f.user_id IN ({','.join('?' * len(part))})", part)
             for row in rows:
                 state = {"user_id": row["user_id"], "event_time": row["event_time"], "state_seq": row["state_seq"],
-                         "features": _loads(row["features"]), "sequence": _loads(row["sequence"]),
+                         "features": decode(row["features"]), "sequence": decode(row["sequence"]),
                          "updated_at": row["updated_at"]}
                 if row["s_user_id"] is not None:
                     state["scores"] = {

@@ -48,3 +48,15 @@ def test_batch_read_keeps_values_the_fast_decoder_refuses(store):
     store.upsert_features([FeatureRow("u1", 1, 1, feats, "[]")])
     got = store.get_user_states(["u1"])["u1"]["features"]
     assert got["big"] == 2 ** 70 and got["f"] == 0.1 + 0.2 and got["x"] != got["x"]
+
+
+def test_batch_read_can_leave_features_and_sequence_as_stored_json(store):
+    _fill(store)
+    raw = store.get_user_states(["u1", "u2"], raw_json=True)
+    decoded = store.get_user_states(["u1", "u2"])
+    for uid in ("u1", "u2"):
+        assert isinstance(raw[uid]["features"], str) and isinstance(raw[uid]["sequence"], str)
+        assert json.loads(raw[uid]["features"]) == decoded[uid]["features"]
+        assert json.loads(raw[uid]["sequence"]) == decoded[uid]["sequence"]
+        assert {k: v for k, v in raw[uid].items() if k not in ("features", "sequence")} == \
+            {k: v for k, v in decoded[uid].items() if k not in ("features", "sequence")}
