@@ -169,6 +169,17 @@ def load(base: str, port: int, users: int, batch: int, seconds: int, connections
             "generator": "asyncio client pool"}
 
 
+def _commit() -> dict:
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "recstream", "bench"], cwd=REPO,
+                               capture_output=True, text=True).stdout.strip()
+        return {"commit": head, "dirty": bool(dirty)}
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "dirty": None}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--users", type=int, default=1_000_000)
@@ -219,6 +230,8 @@ def main() -> None:
                  "closed_loop": True, "seconds_per_run": args.seconds, "load_avg_at_start": load_start,
                  "load_avg_at_end": load_end, "server": "recstream serve, 1 uvicorn process, 4 store threads"},
         "machine": info,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "commit": _commit(),
         "versions": {p: _version(p) for p in ("fastapi", "starlette", "uvicorn", "uvloop", "httptools",
                                               "prometheus-client", "orjson", "recstream")},
     }

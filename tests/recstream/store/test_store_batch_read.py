@@ -60,3 +60,17 @@ def test_batch_read_can_leave_features_and_sequence_as_stored_json(store):
         assert json.loads(raw[uid]["sequence"]) == decoded[uid]["sequence"]
         assert {k: v for k, v in raw[uid].items() if k not in ("features", "sequence")} == \
             {k: v for k, v in decoded[uid].items() if k not in ("features", "sequence")}
+
+
+def test_sqlite_batch_read_is_one_query(tmp_path):
+    from recstream.store.sqlite import SqliteStore
+
+    with SqliteStore(tmp_path / "s.sqlite") as st:
+        st.upsert_users([(FeatureRow(f"u{i}", i, 1, "{}", "[]"), ScoreRow(f"u{i}", i, 1, "v", False, [], [], [], None))
+                         for i in range(300)])
+        statements = []
+        st.conn.set_trace_callback(statements.append)
+        got = st.get_user_states([f"u{i}" for i in range(0, 600, 3)])
+        st.conn.set_trace_callback(None)
+    assert len(got) == 100 and all("scores" in s for s in got.values())
+    assert len(statements) == 1 and statements[0].lstrip().upper().startswith("SELECT")
