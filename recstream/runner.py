@@ -52,7 +52,7 @@ def _root_cause(exc: BaseException) -> str:
 @dataclass
 class RunSummary:
     run_id: str
-    input_path: Path
+    input_path: Path | str  # the replay file(s), or a kafka:// URL
     events_in: int
     events_applied: int = 0
     dead_parse: int = 0
@@ -194,11 +194,11 @@ def run_kafka_local(
     (``events_in``: how many records lie before the stop offsets, when the caller knows)."""
     from flink_jobs.kafka_job import execute_kafka_job
 
-    label = Path(f"kafka://{cfg.kafka.bootstrap_servers}/{cfg.kafka.topics.events}")
+    label = f"kafka://{cfg.kafka.bootstrap_servers}/{cfg.kafka.topics.events}"  # a URL: not a Path (it would drop a /)
     return _run(cfg, lambda run_id: execute_kafka_job(cfg, run_id), label, events_in, on_progress, poll_s)
 
 
-def _run(cfg, execute, label: Path, events_in: int, on_progress, poll_s: float) -> RunSummary:
+def _run(cfg, execute, label: Path | str, events_in: int, on_progress, poll_s: float) -> RunSummary:
     run_id = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     record = open_store(cfg.store)  # SQLite: also creates the schema before readers poll it
     try:
@@ -207,7 +207,7 @@ def _run(cfg, execute, label: Path, events_in: int, on_progress, poll_s: float) 
         record.close()
 
 
-def _run_recorded(record, run_id: str, cfg, execute, label: Path, events_in: int, on_progress,
+def _run_recorded(record, run_id: str, cfg, execute, label: Path | str, events_in: int, on_progress,
                   poll_s: float) -> RunSummary:
     started = int(time.time() * 1000)
     record.set_run_stats(run_id, {"run_started_ms": started, "run_heartbeat_ms": started, "run_pid": os.getpid(),

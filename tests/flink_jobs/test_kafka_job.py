@@ -71,6 +71,7 @@ def test_every_record_is_accounted_for(kafka_run):
     cfg, lines, summary, produced = kafka_run
     assert sum(produced.end_offsets.values()) == len(lines)  # incl. the tombstone
     assert summary.job_status == "FINISHED"
+    assert summary.input == f"kafka://{cfg.kafka.bootstrap_servers}/{cfg.kafka.topics.events}"
     # counted from the stop offsets before the job starts (the progress bar's total, too)
     assert summary.events_in == len(lines)
     _, late, dead = fold_raw(lines, cfg.features.params())
