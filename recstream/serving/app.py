@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from recstream.serving import ui, views
+from recstream.serving.body_limit import BodyLimitMiddleware
 from recstream.serving.metrics import MetricsMiddleware, ServeMetrics
 from recstream.serving.settings import ServeSettings, key_matches
 from recstream.serving.store_gateway import StoreGateway, StoreTimeout, StoreUnavailable
@@ -84,6 +85,8 @@ def create_app(cfg, settings: ServeSettings | None = None, gateway: StoreGateway
         description="Per-user features, interest embedding and top-K scores written by the recstream job, "
                     "read from its online store (docs/serving.md).",
         docs_url=None, redoc_url=None, lifespan=lifespan)
+    # room for max_batch ids of the longest allowed length, quoted, plus the other members
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_batch * (MAX_ID_CHARS * 6 + 4) + 4096)
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.state.metrics = metrics
     app.state.gateway = gateway

@@ -176,3 +176,19 @@ def test_unreachable_store_is_503_and_the_server_recovers(tmp_path, job_store):
         assert 'recstream_serve_store_errors_total{kind="unavailable",op="health"}' in text
     finally:
         srv.close()
+
+
+def test_an_oversized_body_is_413_before_it_is_parsed(server):
+    big = b'{"user_ids": ["' + b"x" * 400_000 + b'"]}'
+    got = server.client.post("/users:batchGet", content=big, headers={"content-type": "application/json"})
+    assert got.status_code == 413 and "request body larger than" in got.json()["error"]
+
+    def chunks():  # no content-length: counted while it is read
+        for _ in range(8):
+            yield b" " * 60_000
+        yield b'{"user_ids": []}'
+
+    got = server.client.post("/users:batchGet", content=chunks(), headers={"content-type": "application/json"})
+    assert got.status_code == 413 and "request body larger than" in got.json()["error"]
+    # a body under the limit still works
+    assert server.client.post("/users:batchGet", json={"user_ids": ["nobody"]}).json()["missing"] == [0]
