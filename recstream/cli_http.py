@@ -14,7 +14,7 @@ err = Console(stderr=True)
 
 def serve(
     host: str = typer.Option("127.0.0.1", help="bind address (0.0.0.0 in a container)"),
-    port: int = typer.Option(8080, help="port (0: any free one)"),
+    port: int = typer.Option(8080, help="port"),
     max_batch: int = typer.Option(1000, "--max-batch", help="most users one POST /users:batchGet may ask for"),
     timeout: float = typer.Option(2.0, "--timeout", help="seconds a store read may take before 504"),
     store_threads: int = typer.Option(4, "--store-threads", help="threads running the store reads"),
@@ -23,7 +23,7 @@ def serve(
     api_key_file: Optional[Path] = typer.Option(None, "--api-key-file", help="file with the API key"),
     tls_cert: Optional[Path] = typer.Option(None, "--tls-cert", help="PEM certificate (HTTPS)"),
     tls_key: Optional[Path] = typer.Option(None, "--tls-key", help="PEM private key (HTTPS)"),
-    log_level: str = typer.Option("warning", "--log-level"),
+    log_level: str = typer.Option("warning", "--log-level", help="uvicorn and server log level (no access log)"),
     config: Optional[List[Path]] = typer.Option(None, "--config", "-c", help="YAML config file (repeatable)"),
     overrides: Optional[List[str]] = typer.Option(None, "--set", "-s", help="override a config key"),
     store: Optional[Path] = typer.Option(None, "--store", help="SQLite store path (store.sqlite.path)"),
