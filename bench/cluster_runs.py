@@ -4,7 +4,7 @@ between them so the box's drift hits every layout alike.
 
 Why layouts matter in thread mode: the Python operators of a TaskManager run inside its JVM's one
 embedded CPython, i.e. under one GIL; one TaskManager per core gives each core its own interpreter
-(bench/README.md, stop 16).
+(bench/README.md).
 
 The rate of a layout is marginal, ``(N_big - N_small) / (d_big - d_small)`` on the jobs' REST
 durations (submission to FINISHED, so scheduling and Python start-up cancel), per pair of

@@ -12,7 +12,7 @@ embedded default), all default features (per-user, interactions, anomaly, item p
 - ``local_events_per_s``: the same plus micro-batched, coalesced ONNX inference and the score rows;
 - ``cluster``: the full job submitted to standalone clusters of each ``--cluster-layouts`` layout
   (``bench/cluster_runs.py``: 1x vs ``--cluster-repeat``x replays on the jobs' REST durations, layouts
-  alternated); ``events_per_s`` (the end-to-end figure of issue #9) is the first layout's, the
+  alternated); ``events_per_s`` (the headline end-to-end figure) is the first layout's, the
   ``recstream cluster start`` default of one single-slot TaskManager per core (thread mode runs a
   TaskManager's Python under one GIL), or ``local_events_per_s`` with ``--cluster-layouts ''``;
 - ``plain_python_events_per_s``: the same work in one plain Python process

@@ -4,7 +4,8 @@
 
 Writes ``bench/results/feature.json``:
 - ``events_per_s``: the Flink job's marginal rate between a 1x and a 3x replay, with the per-user
-  features of issue #2 (``all_features_events_per_s``: the same with issue #8's default parts on)
+  per-user features (``all_features_events_per_s``: the same with the default optional parts on:
+  interactions, anomaly, the item path)
   ((N3 - N1) / (t3 - t1) on the job's net runtime), i.e. excluding JVM and Python
   worker start-up and the first micro-batch delay; best over the parallelisms tried;
 - ``plain_python_events_per_s``: the same validation + features in one Python loop;
@@ -40,7 +41,7 @@ def plain_python(path: Path, params) -> dict:
     return {"events": len(lines), "seconds": dt, "events_per_s": len(lines) / dt}
 
 
-# the per-user features of issue #2 alone; "all" adds issue #8's default parts (interactions, anomaly,
+# the per-user features alone; "all" adds the default optional parts (interactions, anomaly,
 # the keyed item path with popular lists)
 SCOPES = {
     "user": ["features.interactions.enabled=false", "features.anomaly.enabled=false", "features.items.enabled=false"],
@@ -62,7 +63,7 @@ def main() -> None:
     info = machine_info()
     with tempfile.TemporaryDirectory(prefix="recstream-bench-") as tmp:
         work = Path(tmp)
-        # the plain loop computes the same features as events_per_s (issue #2 scope)
+        # the plain loop computes the same features as events_per_s (per-user features only)
         cfg = load_config(overrides=["source.kind=movielens", f"source.movielens.path={args.ml_path}", *SCOPES["user"]])
         replay = work / "ml100k.jsonl"
         write_replay_file(cfg, replay)
@@ -94,7 +95,7 @@ def main() -> None:
         "job_to_plain_python_ratio": round(rates[best_p] / plain["events_per_s"], 3),
         "events_per_s_conservative": max(r["events_per_s_including_python_startup"] for r in runs
                                          if r["repeat"] == 3 and r["scope"] == "user"),
-        "events_per_s_scope": "issue #2 per-user features (interactions, anomaly, item path off)",
+        "events_per_s_scope": "per-user features (interactions, anomaly, item path off)",
         "all_features_events_per_s": round(all_rates[best_all]),
         "all_features_parallelism": best_all,
         "all_features_by_parallelism": {str(p): round(r) for p, r in all_rates.items()},

@@ -74,7 +74,7 @@ def main() -> None:
     ap.add_argument("--ml-path", type=Path, default=REPO.parent / "shared/data/ml-100k")
     ap.add_argument("--parallelism", type=int, nargs="+", default=[2])
     ap.add_argument("--scope", nargs="+", default=["user", "all"], choices=list(SCOPES),
-                    help="user: issue #2 per-user features; all: with issue #8's default parts")
+                    help="user: per-user features only; all: with the default optional parts (interactions, anomaly, items)")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "kafka.json")
     args = ap.parse_args()
     info = machine_info()

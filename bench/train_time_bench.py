@@ -4,7 +4,7 @@
 
 Runs ``recstream train`` exactly as a user would (default model, loss, epochs, early stopping;
 only the synthetic data size is set) in a subprocess, timing the whole command (data
-generation, training, evaluation, checkpoint). Target (issue #3): under 30 minutes on the
+generation, training, evaluation, checkpoint). Target: under 30 minutes on the
 2-core box. Writes ``bench/results/train_time.json``: ``wall_seconds``, ``train_seconds``
 (the trainer's own figure), ``target_seconds``, ``best_epoch``, ``epochs_run``, the test
 metrics from the checkpoint's metadata, peak memory, and the machine.

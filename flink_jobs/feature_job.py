@@ -11,7 +11,7 @@ Why micro-batches in Java before any Python: on a 2-core box a PyFlink Python
 function costs ~50 µs per call in thread mode before it does any work (measured,
 see bench/README.md), so per-event Python calls cap the job near 10k events/s, and
 keyed by user, traffic of many users with one event each still pays about a millisecond
-per event in Python calls and Table↔DataStream conversions (stop 13's profile). Flink SQL
+per event in Python calls and Table↔DataStream conversions (profiled). Flink SQL
 routes users to ``job.user_buckets`` buckets and groups a bucket's events that arrive
 within ``job.micro_batch_ms`` into one call, which folds every user in it (their states
 in a MapState of the bucket). Event-time semantics (sliding windows, decay, lateness) are

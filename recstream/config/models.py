@@ -180,7 +180,7 @@ class JobConfig(Section):
     name: str = "recstream-features"
     parallelism: int = Field(1, ge=1)
     execution_mode: Literal["thread", "process"] = "thread"
-    # 200 → 100 ms in stop 15: p99 0.89/0.94 vs 1.08/1.31 s at 900 events/s over 10k users, ML-100K
+    # 100 ms rather than 200 ms: p99 0.89/0.94 vs 1.08/1.31 s at 900 events/s over 10k users, ML-100K
     # replay throughput unchanged within noise (bench/README.md)
     micro_batch_ms: int = Field(100, ge=1, description="micro-batch window (arrival time) per user bucket")
     user_buckets: int = Field(32, ge=1, le=1 << 20, description=(
@@ -228,7 +228,7 @@ class ClusterConfig(Section):
     taskmanager_memory: str = "2048m"
     # one TaskManager per core, one slot each: in thread mode a TaskManager's Python operators share
     # its JVM's one embedded CPython (one GIL); 2 x 1 ran the e2e replay 1.3-1.7x faster than 1 x 2 on
-    # 2 cores (bench/README.md, stop 16)
+    # 2 cores (bench/README.md)
     taskmanagers: int = Field(2, ge=1, description="TaskManager processes (each its own Python interpreter in thread mode)")
     slots: int = Field(1, ge=1, description="task slots per TaskManager")
     start_timeout_s: float = Field(120.0, gt=0)
