@@ -25,6 +25,8 @@ Per user count, side by side in one run, with scoring off and on:
 - ``inmemory_events_per_s``: the fold of the same events into live ``UserState`` objects with the
   job's feature parts (``run_inmemory``; payloads parsed and validated beforehand, that rate kept
   apart in ``details``): no rendering, no items, no store, no model, no Flink: the ceiling.
+  ``details`` also has it for the core features alone (windows, decayed interest, last-N,
+  sessions, counts: interactions and anomaly off), ``core_only_events_per_s``.
 - ``scored_rows_per_s``: model-scored rows (cold-start rows excluded) per second, marginal like
   the events; ``raw_ort_rows_per_s``: the model alone on the users' sequences at
   ``model.batch_size`` (``bench/inference_bench.py raw_ort``). Scoring runs with
@@ -65,6 +67,7 @@ ML = REPO.parent / "shared/data/ml-100k"
 RESULTS = REPO / "bench" / "results"
 TARGETS = {"events_per_s": 20_000, "ratio_to_inmemory": 0.3, "scoring_ingest_ratio": 0.8,
            "scorer_to_raw_ort": 0.8, "latency_p99_s": 1.0, "state_bytes_median": 1536}
+CORE_ONLY = ["features.interactions.enabled=false", "features.anomaly.enabled=false"]
 SCORING = {False: ["model.enabled=false"], True: ["model.enabled=true", "model.cold_start_min_events=1"]}
 
 
@@ -209,6 +212,22 @@ def check_targets(runs: list[dict], latency: dict | None, state_bytes: float | N
     return {"users": users, "targets": TARGETS, "by_layout": out, **common}
 
 
+def inmemory_median(cfg, lines: list[str], repeats: int) -> tuple[dict, dict]:
+    """``run_inmemory`` ``repeats`` times (a shared machine's speed drifts): the run with the median
+    rate, all rates, and the states of the last run."""
+    from bench.plain_pipeline import run_inmemory
+
+    runs, states = [], None
+    for _ in range(repeats):
+        states = None  # the previous run's states freed first
+        r = run_inmemory(cfg, lines)
+        states = r.pop("states")
+        runs.append(r)
+    mid = dict(sorted(runs, key=lambda r: r["events_per_s"])[(len(runs) - 1) // 2])
+    mid["runs_events_per_s"] = [round(r["events_per_s"]) for r in runs]
+    return mid, states
+
+
 def local_pairs(work: Path, half: tuple[Path, int], full: tuple[Path, int], overrides: list[str], tag: str,
                 repeats: int, parallelism: int, log) -> tuple[list[dict], list[dict]]:
     pairs, runs = [], []
@@ -253,6 +272,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--parallelism", type=int, default=2)
     ap.add_argument("--repeats", type=int, default=1, help="(half, full) pairs per configuration; median taken")
     ap.add_argument("--window-events", type=int, default=2000)
+    ap.add_argument("--inmemory-repeats", type=int, default=3, help="in-memory loop runs; median taken")
     ap.add_argument("--model-dir", type=Path, default=None, help="exported model (default: the packaged demo model)")
     ap.add_argument("--skip-latency", action="store_true")
     ap.add_argument("--latency-seconds", type=int, default=20)
@@ -269,7 +289,7 @@ def main(argv=None) -> dict:
         print(msg, flush=True)
 
     from bench.inference_bench import raw_ort
-    from bench.plain_pipeline import run_inmemory, run_plain
+    from bench.plain_pipeline import run_plain
     from bench.state_size import state_sizes
     from recstream.config import load_config
 
@@ -297,10 +317,13 @@ def main(argv=None) -> dict:
                 for i, scoring in enumerate((False, True, False)):
                     file_run(work, *warm, f"warm-{i}", [*model, *SCORING[scoring]], args.parallelism)
 
-            inmem = run_inmemory(load_config(overrides=model), lines)
-            states = inmem.pop("states")
-            log(f"  in-memory loop: {inmem['events_per_s']:.0f} events/s (parse apart: "
-                f"{inmem['parse_events_per_s']:.0f} events/s)")
+            inmem, states = inmemory_median(load_config(overrides=model), lines, args.inmemory_repeats)
+            log(f"  in-memory loop: {inmem['events_per_s']:.0f} events/s (of {inmem['runs_events_per_s']}; "
+                f"parse apart: {inmem['parse_events_per_s']:.0f} events/s)")
+            core, _ = inmemory_median(load_config(overrides=[*model, *CORE_ONLY]), lines, args.inmemory_repeats)
+            inmem["core_only_events_per_s"] = core["events_per_s"]
+            inmem["core_only_runs_events_per_s"] = core["runs_events_per_s"]
+            log(f"  in-memory loop, core features only: {core['events_per_s']:.0f} events/s")
             seqs = [s.sequence.item_ids() for s in list(states.values())[:20_000]]
             workload_state = statistics.median(
                 len(pickle.dumps(s, protocol=pickle.HIGHEST_PROTOCOL)) for s in list(states.values())[:5000])
@@ -394,7 +417,8 @@ def main(argv=None) -> dict:
         "method": ("events/s: marginal rate between a run on the first half of each replay part and one on all of "
                    "it (local: job net runtime; cluster: REST duration), start-up excluded; median of "
                    f"{args.repeats} pair(s); every line accounted for. Scoring on: model.cold_start_min_events=1. "
-                   "plain/in-memory: one run each on the same lines."),
+                   "plain Python: one run per scoring setting on the same lines; in-memory loop: median of "
+                   f"{args.inmemory_repeats} runs."),
         "parallelism": args.parallelism, "repeats": args.repeats,
         "details": {"references": references, "job_runs": {f"{r['users']}-{r['layout']}-{r['scoring']}": r["job_runs"]
                                                           for r in rows},
