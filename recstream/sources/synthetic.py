@@ -7,9 +7,11 @@ fire many uniform clicks; some events arrive late (far behind their event time)
 and some payloads are malformed. The same seed always yields the same stream.
 
 How events are shared among users (``user_dist``): ``pareto`` (default) gives every user at
-least one event and a heavy-tailed activity, bots a large share; ``uniform`` draws each event's
-user uniformly from ``n_users`` (users may get none, so ``n_events`` can be below ``n_users``),
-the traffic of many users where few users recur within a short span.
+least one event and a heavy-tailed activity, bots a large share, each user's events in sessions;
+``uniform`` draws each event's user uniformly from ``n_users`` (users may get none, so ``n_events``
+can be below ``n_users``) and its time uniformly over the span, so the stream is the superposition
+of many independent users and one recurs within a short stretch of it only by chance (the traffic
+of a service with millions of users, replayed faster than real time).
 """
 from __future__ import annotations
 
@@ -102,6 +104,9 @@ def generate_events(spec: SyntheticSpec | None = None, **overrides) -> list[dict
         pref = rng.dirichlet(np.full(spec.n_categories, 0.3))
         t = spec.start_ms + int(rng.random() * span_ms * 0.5)
         left = int(quota[u])
+        times = None
+        if spec.user_dist == "uniform":
+            times = iter((np.sort(rng.integers(0, span_ms, left)) + spec.start_ms).tolist())
         while left > 0:
             session_len = min(left, int(rng.geometric(1 / (200 if is_bot else 8))))
             if not is_bot and rng.random() < 0.3:  # interest drift between sessions
@@ -115,6 +120,8 @@ def generate_events(spec: SyntheticSpec | None = None, **overrides) -> list[dict
                     item = _pick_item(rng, cat, pref, by_cat, by_cat_p)
                     etype = types[rng.choice(len(types), p=type_p)]
                     t += int(rng.exponential(40_000)) + 1_000
+                if times is not None:
+                    t = next(times)
                 ev = {
                     "event_id": f"e{len(events):08d}",
                     "user_id": uid,

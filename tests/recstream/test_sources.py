@@ -57,7 +57,7 @@ def test_synthetic_uniform_users_spread_events_thinly():
     lines = list(synthetic.replay_lines(spec))
     users = [json.loads(x)["user_id"] for x in lines]
     repeats = sum(len(w) - len(set(w)) for w in (users[i:i + 200] for i in range(0, len(users), 200)))
-    assert repeats < 0.1 * len(users)  # in a micro-batch, most users appear once
+    assert repeats < 0.02 * len(users)  # a user recurs within a stretch of the stream only by chance
     assert synthetic.generate_events(spec) == events
     with pytest.raises(ValueError, match="user_dist"):
         synthetic.generate_events(spec, user_dist="zipf")
