@@ -7,7 +7,7 @@ A ``MapState`` per bucket holds the pickled :class:`UserState` of each user, key
 store key (the pseudonym when pseudonymisation is on), with the state TTL applying per user.
 
 Why buckets and not users as the Flink key: PyFlink costs about a millisecond per record
-that crosses the Python boundary and the Table↔DataStream conversions (profiled in stop 13,
+that crosses the Python boundary and the Table↔DataStream conversions (profiled,
 bench/README.md); keyed by user, traffic of many users with one event each pays it per event.
 Keyed by bucket, a call carries every user of the bucket that had events in the window.
 
