@@ -7,9 +7,9 @@ newest state only, so window counts and decayed interest are those as of the sta
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 import orjson
+
+from recstream.backfill import parse_time
 
 FIELDS = ("features", "sequence", "embedding", "top_k", "model", "drift", "staleness")
 MAX_K = 1000
@@ -30,19 +30,14 @@ def parse_fields(value: str | None) -> tuple[str, ...]:
 
 
 def parse_time_ms(value: str | None) -> int | None:
-    """Epoch milliseconds or an ISO-8601 time (UTC when no offset is given)."""
+    """Epoch milliseconds or an ISO-8601 time (UTC when no offset is given), read as
+    ``recstream features --as-of`` reads it."""
     if value is None or value == "":
         return None
-    v = value.strip()
-    if v.lstrip("-").isdigit():
-        return int(v)
     try:
-        t = datetime.fromisoformat(v.replace("Z", "+00:00"))
+        return parse_time(value)
     except ValueError:
         raise BadInput(f"as_of {value!r} is neither epoch milliseconds nor an ISO-8601 time") from None
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=timezone.utc)
-    return int(t.timestamp() * 1000)
 
 
 def check_k(k: int | None, what: str = "k") -> int | None:
