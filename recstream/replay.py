@@ -18,7 +18,7 @@ def source_lines(cfg: RecstreamConfig):
         spec = SyntheticSpec(
             seed=s.seed, n_users=s.users, n_items=s.items, n_categories=s.categories, n_events=s.events,
             span_hours=s.span_hours, bot_users=s.bot_users, late_fraction=s.late_fraction,
-            malformed_fraction=s.malformed_fraction, max_disorder_ms=s.max_disorder_ms,
+            malformed_fraction=s.malformed_fraction, max_disorder_ms=s.max_disorder_ms, user_dist=s.user_dist,
         )
         return replay_lines(spec)
     if src.kind == "movielens":

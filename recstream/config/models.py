@@ -28,6 +28,9 @@ class SyntheticSourceConfig(Section):
     late_fraction: float = Field(0.01, ge=0, le=1)
     malformed_fraction: float = Field(0.005, ge=0, le=1)
     max_disorder_ms: int = Field(5_000, ge=0)
+    user_dist: Literal["pareto", "uniform"] = Field(
+        "pareto", description="pareto: every user has events, a few many (sessions); uniform: each event's user "
+                              "and time drawn uniformly, so with many users most appear at most once per micro-batch")
 
 
 class MovieLensSourceConfig(Section):

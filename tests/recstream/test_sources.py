@@ -124,3 +124,19 @@ def test_partitioned_replay_keeps_each_user_in_one_file_in_order(tmp_path):
         if e is not None:
             original.setdefault(e["user_id"], []).append(e["event_id"])
     assert order == original
+
+
+def test_generate_takes_the_user_distribution_from_the_config(tmp_path):
+    from typer.testing import CliRunner
+
+    from recstream.cli import app
+
+    out = tmp_path / "events.jsonl"
+    sets = ["--set", "source.synthetic.user_dist=uniform", "--set", "source.synthetic.users=100000",
+            "--set", "source.synthetic.events=3000", "--set", "source.synthetic.malformed_fraction=0"]
+    result = CliRunner().invoke(app, ["generate", str(out), *sets])
+    assert result.exit_code == 0, result.output
+    users = [json.loads(line)["user_id"] for line in out.read_text().splitlines()]
+    assert len(users) == 3000 and len(set(users)) > 2900  # nearly every event another user's
+    bad = CliRunner().invoke(app, ["generate", str(out), "--set", "source.synthetic.user_dist=zipf"])
+    assert bad.exit_code == 2 and "user_dist" in bad.output
