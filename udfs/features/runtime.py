@@ -34,7 +34,6 @@ from udfs.features.params import FeatureParams
 from udfs.privacy import FieldAllowList, Pseudonymizer
 
 
-
 @dataclass(frozen=True)
 class FoldOptions:
     emit_items: bool = False  # emit (item, time, type, excluded, category) records for the item features

@@ -12,7 +12,9 @@ upserts make the replayed writes idempotent.
 """
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import time
 
 from pyflink.datastream import MapFunction
@@ -90,8 +92,6 @@ class DistinctCounter:
             self._add_hll(key)
 
     def _add_hll(self, key: str) -> None:
-        import hashlib
-
         h = int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "big")
         idx = h >> (64 - self.p)
         rest = h & ((1 << (64 - self.p)) - 1)
@@ -105,8 +105,6 @@ class DistinctCounter:
     def count(self) -> int:
         if self._keys is not None:
             return len(self._keys)
-        import math
-
         m = len(self._registers)
         est = (0.7213 / (1 + 1.079 / m)) * m * m / self._inv_sum
         if est <= 2.5 * m and self._zeros:  # small range: linear counting is the better estimate
