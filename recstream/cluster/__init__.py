@@ -6,7 +6,6 @@ and job submission to it (or to any Flink session cluster reachable over REST).
 - :mod:`recstream.cluster.state`: which cluster a command addresses (the one ``cluster start`` recorded)
 - :mod:`recstream.cluster.rest`: the Flink REST API (jobs, checkpoints, metrics, savepoints)
 - :mod:`recstream.cluster.submit`: ship code, model and config, ``flink run -d``, cancel / stop with savepoint
-- :mod:`recstream.cluster.screenshot`: the web UI in headless Chromium (docs)
 """
 from recstream.cluster.conf import ClusterLayout, flink_home
 from recstream.cluster.local import LocalCluster

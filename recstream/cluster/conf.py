@@ -84,7 +84,7 @@ def default_java_opts(home: Path) -> str:
 
 def cluster_flink_conf(cluster: ClusterConfig, layout: ClusterLayout, home: Path) -> dict[str, str]:
     """Every key of the generated config.yaml (flat Flink keys)."""
-    from flink_jobs.environment import cluster_job_conf
+    from recstream.cluster.job_conf import cluster_job_conf
 
     conf = {
         "env.java.opts.all": default_java_opts(home),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from pathlib import Path
 from recstream.cluster.conf import BIND_HOST, ClusterLayout, flink_home, process_env, write_conf_dir
 from recstream.cluster.rest import FlinkRest, RestError
 from recstream.config.models import ClusterConfig
+from recstream.ports import free_port, port_free  # noqa: F401 (free_port: imported from here by tests)
 
 
 class ClusterError(RuntimeError):
@@ -67,24 +67,6 @@ def children_of(pid: int) -> list[int]:
             out.append(child)
             todo.append(child)
     return out
-
-
-def free_port(host: str = BIND_HOST) -> int:
-    """A port the OS has just handed out on ``host`` (free now; tests and benchmarks run several
-    clusters and brokers side by side)."""
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
-
-
-def port_free(port: int, host: str = BIND_HOST) -> bool:
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-    return True
 
 
 class LocalCluster:

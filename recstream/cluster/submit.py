@@ -8,7 +8,7 @@ What travels with a submission (staged under ``<cluster.home>/submissions/<id>/`
 - ``model/``: a copy of the ONNX export the job scores with (``model.path`` points there), so a
   failover never re-opens a model that was rebuilt in place.
 - ``config.yaml``: the fully resolved recstream config (absolute paths), including the cluster's
-  checkpoint / state backend / restart keys in ``job.flink_conf`` (see flink_jobs/environment.py).
+  checkpoint / state backend / restart keys in ``job.flink_conf`` (see recstream/cluster/job_conf.py).
 - connector jars: ``job.jars`` become ``pipeline.jars`` and are uploaded with the job graph.
 
 The entry point is a parameter (default ``flink_jobs.feature_job``); it is called as
@@ -128,7 +128,7 @@ def _absolute(value):
 def job_config_snapshot(cfg: RecstreamConfig, model_dir: Path | None) -> dict:
     """The config the job runs with on the cluster: absolute paths, the staged model, and the
     cluster's job keys under ``job.flink_conf`` (the user's own ``job.flink_conf`` wins)."""
-    from flink_jobs.environment import cluster_job_conf
+    from recstream.cluster.job_conf import cluster_job_conf
 
     data = _absolute(cfg.model_dump(mode="python"))
     data["job"]["flink_conf"] = {**cluster_job_conf(cfg.cluster), **cfg.job.flink_conf}

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from recstream.config.feature_sections import (AnomalyConfig, ContentConfig, InteractionConfig, ItemFeatureConfig,
                                                PrivacyConfig)
-from recstream.store.cassandra_config import CassandraStoreConfig
+from recstream.store.config import SqliteStoreConfig, StoreConfig  # noqa: F401 (the store section, re-exported)
 from udfs.features.params import DEFAULT_EVENT_WEIGHTS, FeatureParams
 
 
@@ -93,16 +93,6 @@ class FeatureConfig(Section):
             anomaly_on=self.anomaly.enabled,
             content_on=self.content.active(),
         )
-
-
-class SqliteStoreConfig(Section):
-    path: Path = Path("recstream-data/store.sqlite")
-
-
-class StoreConfig(Section):
-    kind: Literal["sqlite", "cassandra"] = "sqlite"
-    sqlite: SqliteStoreConfig = SqliteStoreConfig()
-    cassandra: CassandraStoreConfig = CassandraStoreConfig()  # recstream/store/cassandra_config.py, docs/cassandra.md
 
 
 def packaged_demo_model() -> Path:

@@ -28,7 +28,7 @@ import sys
 import time
 from pathlib import Path
 
-from recstream.cluster.local import free_port
+from recstream.ports import free_port
 
 
 class BrokerError(RuntimeError):

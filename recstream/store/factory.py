@@ -11,7 +11,7 @@ def open_store(store_cfg, read_only: bool = False) -> OnlineStore:
 
         return SqliteStore(store_cfg.sqlite.path, read_only=read_only)
     if store_cfg.kind == "cassandra":
-        from recstream.store.cassandra import CassandraStore
+        from recstream.store.cassandra.store import CassandraStore
 
         return CassandraStore(store_cfg.cassandra, read_only=read_only)
     raise ValueError(f"unknown store kind {store_cfg.kind!r}")
@@ -30,7 +30,7 @@ def store_spec(store_cfg) -> dict:
 
 def open_store_spec(spec: dict | str, read_only: bool = False) -> OnlineStore:
     """Open a store from ``store_spec`` output, or from a bare SQLite path (older job graphs)."""
-    from recstream.config.models import StoreConfig
+    from recstream.store.config import StoreConfig
 
     if isinstance(spec, str):
         spec = {"kind": "sqlite", "sqlite": {"path": spec}}

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from flink_jobs.environment import checkpoint_conf, cluster_job_conf, flink_configuration, restart_conf
+from flink_jobs.environment import flink_configuration
+from recstream.cluster.job_conf import checkpoint_conf, cluster_job_conf, restart_conf
 from recstream.cluster.conf import flink_home, write_conf_dir
 from recstream.cluster.local import ClusterError, LocalCluster, pid_alive
 from recstream.cluster.submit import job_config_snapshot, stage_code

@@ -8,7 +8,7 @@ import os
 import pytest
 
 from recstream.cluster.local import free_port
-from recstream.store.cassandra_config import HOSTS_ENV
+from recstream.store.cassandra.config import HOSTS_ENV
 from tests.recstream.serving.conftest import Server
 
 
@@ -34,8 +34,8 @@ def test_reads_against_a_real_cluster(tmp_path):
     ks = "recstream_serve_" + uuid.uuid4().hex[:8]
     overrides = ["store.kind=cassandra", f"store.cassandra.keyspace={ks}"]
     cfg = load_config(overrides=overrides)
-    from recstream.store.cassandra import connect
-    from recstream.store.cassandra_schema import apply_schema
+    from recstream.store.cassandra.store import connect
+    from recstream.store.cassandra.schema import apply_schema
 
     cluster, session = connect(cfg.store.cassandra)
     apply_schema(session, cfg.store.cassandra, echo=lambda _: None)

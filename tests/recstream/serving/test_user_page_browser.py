@@ -34,7 +34,7 @@ def _showcase_user(job_store) -> str:
 
 
 def test_user_page_renders_in_chromium(server, job_store, tmp_path):
-    from recstream.cluster.screenshot import Chromium
+    from tools.screenshot import Chromium
 
     raw = _showcase_user(job_store)
     key = Pseudonymizer(KEY)(raw)

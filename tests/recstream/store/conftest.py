@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from recstream.store.cassandra_config import HOSTS_ENV, USERNAME_ENV, CassandraStoreConfig
+from recstream.store.cassandra.config import HOSTS_ENV, USERNAME_ENV, CassandraStoreConfig
 
 NO_CASSANDRA = (f"no Cassandra configured: set {HOSTS_ENV}=host[:port],... to run the contract suite "
                 "against a real cluster (none can be installed on this machine)")
@@ -33,8 +33,8 @@ def cassandra_test_config(keyspace: str) -> CassandraStoreConfig:
 def cassandra_keyspace():
     if not os.environ.get(HOSTS_ENV):
         pytest.skip(NO_CASSANDRA)
-    from recstream.store.cassandra import connect
-    from recstream.store.cassandra_schema import apply_schema
+    from recstream.store.cassandra.store import connect
+    from recstream.store.cassandra.schema import apply_schema
 
     cfg = cassandra_test_config("recstream_test_" + uuid.uuid4().hex[:10])
     cluster, session = connect(cfg)
@@ -53,8 +53,8 @@ def store(request, tmp_path):
         st = SqliteStore(tmp_path / "store.sqlite")
     else:
         cfg, session = request.getfixturevalue("cassandra_keyspace")
-        from recstream.store.cassandra import CassandraStore
-        from recstream.store.cassandra_schema import TABLE_TTL
+        from recstream.store.cassandra.store import CassandraStore
+        from recstream.store.cassandra.schema import TABLE_TTL
 
         for table in TABLE_TTL:
             session.execute(f"TRUNCATE {cfg.keyspace}.{table}", timeout=120)

@@ -11,8 +11,8 @@ import pytest
 
 from recstream.config import load_config
 from recstream.store.base import StoreError
-from recstream.store.cassandra import READ_PROFILE, CassandraStore, build_ssl_context, cluster_options
-from recstream.store.cassandra_config import CassandraStoreConfig, TlsConfig
+from recstream.store.cassandra.store import READ_PROFILE, CassandraStore, build_ssl_context, cluster_options
+from recstream.store.cassandra.config import CassandraStoreConfig, TlsConfig
 from recstream.store.factory import open_store_spec, store_spec
 
 SECRET = "pw-Zq81-never-printed"

@@ -2,7 +2,7 @@
 import pytest
 
 from recstream.config import ConfigError, load_config
-from recstream.store.cassandra_config import HOSTS_ENV, CassandraStoreConfig
+from recstream.store.cassandra.config import HOSTS_ENV, CassandraStoreConfig
 
 
 def test_defaults_are_a_valid_dev_setup():

@@ -12,10 +12,10 @@ import uuid
 
 import pytest
 
-from recstream.store import cassandra as cs
+from recstream.store.cassandra import store as cs
 from recstream.store.base import DeadLetter, FeatureRow, ItemRow, ModelVersion, PopularItems, ScoreRow
-from recstream.store.cassandra_config import CassandraStoreConfig
-from recstream.store.cassandra_schema import TABLE_TTL, describe, render_cql, schema_statements
+from recstream.store.cassandra.config import CassandraStoreConfig
+from recstream.store.cassandra.schema import TABLE_TTL, describe, render_cql, schema_statements
 
 TYPES = {"text": "UTF8Type", "bigint": "LongType", "int": "Int32Type", "boolean": "BooleanType",
          "double": "DoubleType", "float": "FloatType", "timeuuid": "TimeUUIDType"}

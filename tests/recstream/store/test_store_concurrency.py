@@ -16,8 +16,8 @@ import pytest
 from cassandra import InvalidRequest, OperationTimedOut, Unavailable, WriteTimeout
 from cassandra.cluster import NoHostAvailable
 
-from recstream.store.cassandra_config import RetryConfig
-from recstream.store.concurrency import BoundedExecutor, StoreWriteError, backoff_delay
+from recstream.store.cassandra.config import RetryConfig
+from recstream.store.cassandra.concurrency import BoundedExecutor, StoreWriteError, backoff_delay
 
 
 class FakeFuture:

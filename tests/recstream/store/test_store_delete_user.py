@@ -6,9 +6,9 @@ import json
 import re
 
 from recstream.store.base import DeadLetter, FeatureRow, ItemRow, ScoreRow
-from recstream.store.cassandra import USER_TABLES, delete_statements
-from recstream.store.cassandra_schema import render_cql
-from recstream.store.cassandra_config import CassandraStoreConfig
+from recstream.store.cassandra.store import USER_TABLES, delete_statements
+from recstream.store.cassandra.schema import render_cql
+from recstream.store.cassandra.config import CassandraStoreConfig
 
 
 def seed(store, user):

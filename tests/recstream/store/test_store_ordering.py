@@ -4,7 +4,7 @@ import random
 
 import pytest
 
-from recstream.store.ordering import ordering_exact, write_timestamp_us
+from recstream.store.cassandra.ordering import ordering_exact, write_timestamp_us
 
 
 def test_orders_exactly_like_the_tuple_inside_a_block_of_1000():

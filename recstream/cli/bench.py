@@ -32,7 +32,7 @@ bench_app = typer.Typer(help="Benchmarks (bench/): results in bench/results/*.js
 
 
 def repo_root() -> Path:
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     if not (root / "bench" / "e2e_bench.py").exists():
         raise typer.BadParameter(f"recstream bench runs from a source checkout; {root / 'bench'} not found")
     return root

@@ -21,7 +21,7 @@ import time
 from typing import Callable, Sequence
 
 from recstream.store.base import StoreError
-from recstream.store.cassandra_config import RetryConfig
+from recstream.store.cassandra.config import RetryConfig
 
 
 class StoreWriteError(StoreError):

@@ -1,4 +1,4 @@
-"""``recstream cluster start|stop|status|add-taskmanager|screenshot`` and ``recstream submit|cancel|wait``:
+"""``recstream cluster start|stop|status|add-taskmanager`` and ``recstream submit|cancel|wait``:
 the job on a standalone Flink cluster (docs/cluster.md)."""
 from __future__ import annotations
 
@@ -7,21 +7,13 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from recstream.cli.options import ConfigOpt, console, err, load_cli_config, set_option
+
 cluster_app = typer.Typer(help="A local standalone Flink cluster from the installed package.", no_args_is_help=True)
-console = Console()
-err = Console(stderr=True)
 
-ConfigOpt = typer.Option(None, "--config", "-c", help="YAML config file (repeatable; later wins)")
-SetOpt = typer.Option(None, "--set", "-s", help="override a config key, e.g. --set cluster.rest_port=8082")
-
-
-def _cfg(config, overrides, extra=()):
-    from recstream.cli import _config
-
-    return _config(config, overrides, list(extra))
+SetOpt = set_option("cluster.rest_port=8082")
 
 
 def _target(config, overrides, announce: bool = True):
@@ -55,7 +47,7 @@ def cluster_start(config: Optional[List[Path]] = ConfigOpt, overrides: Optional[
     from recstream.cluster.state import remember
 
     # start takes the settings it is given, never an earlier record
-    cfg = _cfg(config, overrides)
+    cfg = load_cli_config(config, overrides)
     cluster = LocalCluster(cfg.cluster)
     try:
         with err.status("starting Flink (about 10-20 s)"):
@@ -130,23 +122,6 @@ def cluster_add_taskmanager(config: Optional[List[Path]] = ConfigOpt, overrides:
     cluster, _ = _cluster(config, overrides)
     d = cluster.add_taskmanager()
     console.print(f"TaskManager pid {d.pid}")
-
-
-@cluster_app.command("screenshot")
-def cluster_screenshot(
-    job_id: str = typer.Argument(..., help="job to show"),
-    out: Path = typer.Option(Path("docs/flink-web-ui.png"), help="PNG file"),
-    vertex: str = typer.Option("validate-fold-user-state", help="vertex (name part) whose metrics to show"),
-    metrics: str = typer.Option("events_in,events_applied,events_late,events_invalid,dead_letters_written,inference_rows",
-                                help="comma-separated recstream metric names to add to the chart"),
-    config: Optional[List[Path]] = ConfigOpt, overrides: Optional[List[str]] = SetOpt,
-):
-    """Headless Chromium screenshot of the job in the web UI with its custom metrics."""
-    from recstream.cluster.screenshot import screenshot_job
-
-    cluster, _ = _cluster(config, overrides)
-    path = screenshot_job(cluster.url, job_id, out, vertex=vertex, metrics=metrics.split(","))
-    console.print(f"wrote {path}")
 
 
 def submit(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from string import Template
 
-from recstream.store.cassandra_config import CassandraStoreConfig
+from recstream.store.cassandra.config import CassandraStoreConfig
 from schemas import read_text
 
 SCHEMA_FILE = "cassandra.cql"

@@ -1,43 +1,19 @@
-"""The ``recstream`` command line."""
+"""``recstream run`` and ``recstream generate``: the feature job in Flink's local mini-cluster, and the
+configured source written as a replay file."""
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
-import sys
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from recstream import cli_bench, cli_cassandra, cli_cluster, cli_data, cli_features, cli_help, cli_http, cli_kafka, cli_serve
-from recstream.config import ConfigError, load_config
-
-cli_help.install()
-
-app = typer.Typer(help="Real-time recommender features and interest-model inference on Apache Flink.",
-                  no_args_is_help=True, add_completion=False)
-inspect_app = typer.Typer(help="Read what the job stored.", no_args_is_help=True)
-app.add_typer(inspect_app, name="inspect")
-console = Console()
-err = Console(stderr=True)
-
-ConfigOpt = typer.Option(None, "--config", "-c", help="YAML config file (repeatable; later wins)")
-SetOpt = typer.Option(None, "--set", "-s", help="override a config key, e.g. --set job.parallelism=2")
+from recstream.cli.options import ConfigOpt, SetOpt, console, err, load_cli_config, say_ignored_files
 
 
-def _config(config: Optional[List[Path]], overrides: Optional[List[str]], extra: list[str] = ()):
-    try:
-        return load_config(config or [], list(overrides or []) + list(extra))
-    except ConfigError as exc:
-        err.print(f"[red]config error:[/red] {exc}")
-        raise typer.Exit(2)
-
-
-@app.command()
 def run(
     source: Optional[str] = typer.Option(None, help="synthetic | movielens | file | kafka (default: config, synthetic)"),
     input: Optional[Path] = typer.Option(None, "--input", "-i", help="replay file of raw JSON events, one per line"),
@@ -55,8 +31,6 @@ def run(
         extra.append(f"source.kind={source}")
     if events:
         extra.append(f"source.synthetic.events={events}")
-    if store:
-        extra.append(f"store.sqlite.path={store}")
     if stop_offsets:
         try:
             offsets = {int(k): int(v) for k, v in json.loads(stop_offsets.read_text()).items()}
@@ -64,7 +38,7 @@ def run(
             err.print(f"[red]error:[/red] cannot read --stop-offsets {stop_offsets}: {exc}")
             raise typer.Exit(2)
         extra.append(f"kafka.stop_offsets={offsets}")
-    cfg = _config(config, overrides, extra)
+    cfg = load_cli_config(config, overrides, extra, store=store)
     from recstream.flink_env import JavaNotFoundError
     from recstream.runner import TIMING_DEPENDENT, JobFailed, prepare_input, run_kafka_local, run_local
     from recstream.store.base import StoreError
@@ -72,10 +46,8 @@ def run(
     kafka = cfg.source.kind == "kafka"
     try:
         # Kafka: a total only for a bounded read (stop offsets)
-        path, total = (None, cli_kafka.bounded_total(cfg, err)) if kafka else prepare_input(cfg, input)
+        path, total = (None, bounded_total(cfg, err)) if kafka else prepare_input(cfg, input)
         if path is not None:
-            from recstream.cli_features import say_ignored_files
-
             say_ignored_files(path)
         with Progress(TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total} events"),
                       TimeElapsedColumn(), console=err, transient=json_out) as progress:
@@ -126,89 +98,33 @@ def run(
         raise typer.Exit(1)
 
 
-@app.command()
+def bounded_total(cfg, console: Console) -> int | None:
+    """Records the configured Kafka read will see: None when it is unbounded or the broker cannot say
+    (the run goes on without a total; the job reports its own connection errors)."""
+    from confluent_kafka import KafkaException
+
+    from recstream.kafka.offsets import bounded_record_count
+
+    try:
+        return bounded_record_count(cfg.kafka)
+    except KafkaException as exc:
+        console.print(f"[yellow]warning:[/yellow] cannot count the records before kafka.stop_offsets: {exc}")
+        return None
+
+
 def generate(
     out: Path = typer.Argument(..., help="output file (one raw JSON event per line)"),
     config: Optional[List[Path]] = ConfigOpt,
     overrides: Optional[List[str]] = SetOpt,
 ):
     """Write the configured source (synthetic or MovieLens) as a replay file."""
-    cfg = _config(config, overrides)
+    cfg = load_cli_config(config, overrides)
     from recstream.replay import write_replay_file
 
     n = write_replay_file(cfg, out)
     console.print(f"wrote {n} events to {out}")
 
 
-# one read path: `inspect user` is `serve-read user` under the name the README's first steps use
-inspect_app.command("user")(cli_serve.user)
-
-
-@inspect_app.command("dead-letters")
-def inspect_dead_letters(
-    run_id: Optional[str] = typer.Option(None, help="only this run"),
-    limit: int = typer.Option(20, min=1),
-    config: Optional[List[Path]] = ConfigOpt,
-    overrides: Optional[List[str]] = SetOpt,
-    store: Optional[Path] = cli_serve.StoreOpt,
-):
-    """Print dead-lettered events with their reasons."""
-    reader, _ = cli_serve.open_cli_reader(config, overrides, store)
-    with reader:
-        for d in reader.dead_letters(run_id, limit):
-            # reasons and raw events are user data: "[...]" in them is text, not rich markup
-            console.print(f"[yellow]{escape(d['stage'])}[/yellow] {escape(d['reason'])}\n    {escape(d['raw'][:200])}")
-
-
-@inspect_app.command("runs")
-def inspect_runs(
-    as_json: bool = typer.Option(False, "--json", help="one JSON object per run instead of a table"),
-    config: Optional[List[Path]] = ConfigOpt,
-    overrides: Optional[List[str]] = SetOpt,
-    store: Optional[Path] = cli_serve.StoreOpt,
-):
-    """List the runs recorded in the store, oldest first, with their status: finished, failed,
-    running, or interrupted (killed before its end: its rows hold what it wrote until then)."""
-    from recstream.runner import runs_overview
-
-    reader, _ = cli_serve.open_cli_reader(config, overrides, store)
-    with reader:
-        runs = runs_overview(reader.store)
-    if as_json:
-        for r in runs:
-            print(json.dumps(r, sort_keys=True))
-        return
-    table = Table("run", "status", "started (UTC)", "events applied", "dead-lettered")
-    colour = {"finished": "green", "failed": "red", "interrupted": "red", "running": "yellow"}
-    for r in runs:
-        started = (datetime.fromtimestamp(r["started_ms"] / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
-                   if r["started_ms"] else "-")
-        status = r["status"]
-        table.add_row(escape(r["run_id"]), f"[{colour.get(status, 'white')}]{status}[/]", started,
-                      str(r["events_applied"]), str(r["dead_lettered"]))
-    console.print(table)
-
-
-def _register_model_commands() -> None:
-    """train / evaluate / export / demo-model from model_export (torch is imported only when they run)."""
-    from model_export import cli as model_cli
-
-    app.command("train")(model_cli.train)
-    app.command("evaluate")(model_cli.evaluate)
-    app.command("export")(model_cli.export)
-    app.command("demo-model")(model_cli.demo)
-
-
-_register_model_commands()
-cli_kafka.register(app)
-cli_cassandra.register(app)
-cli_serve.register(app)
-cli_http.register(app)
-cli_cluster.register(app)
-cli_features.register(app)
-cli_bench.register(app)
-cli_data.register(app)
-
-
-def main() -> None:  # pragma: no cover
-    sys.exit(app())
+def register(app: typer.Typer) -> None:
+    app.command("run")(run)
+    app.command("generate")(generate)

@@ -1,4 +1,4 @@
-"""Help-screen fixes for the ``recstream`` CLI, applied once when :mod:`recstream.cli` is imported.
+"""Help-screen fixes for the ``recstream`` CLI, applied once when :mod:`recstream.cli.app` is imported.
 
 typer's rich help labels every option with its type, flags included, so ``--json <bool>`` and
 ``--help <bool>`` read as if they took a value, and a repeatable option shows its Python

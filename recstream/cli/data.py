@@ -4,13 +4,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
+from recstream.cli.options import err
 from recstream.sources.download import ML100K_URL, DownloadError, fetch_movielens as fetch
 
 data_app = typer.Typer(help="Public data sets the job and the model tools can read.", no_args_is_help=True)
-err = Console(stderr=True)
 
 
 @data_app.command("fetch-movielens")

@@ -1,4 +1,6 @@
-"""Screenshot of a job in the Flink web UI with its custom metrics, in headless Chromium.
+"""Screenshot of a job in the Flink web UI with its custom metrics, in headless Chromium: the
+image in docs/cluster.md (``python -m tools.screenshot JOB_ID``), and the browser the serving UI
+test drives. Development tooling: not part of the installed package.
 
 Drives Chromium over the DevTools protocol on a pipe (``--remote-debugging-pipe``: fds 3/4,
 NUL-separated JSON), so no websocket library or browser download is needed: Debian's
@@ -178,3 +180,21 @@ def screenshot_job(rest_url: str, job_id: str, out: Path, vertex: str = "validat
                          ".forEach(e => e.dispatchEvent(new MouseEvent('click', {bubbles: true}))); true")
         time.sleep(settle_s)
         return browser.screenshot(Path(out))
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m tools.screenshot", description=screenshot_job.__doc__)
+    p.add_argument("job_id", help="job to show")
+    p.add_argument("--rest", default="http://127.0.0.1:8081", help="Flink REST / web UI address")
+    p.add_argument("--out", type=Path, default=Path("docs/flink-web-ui.png"), help="PNG file")
+    p.add_argument("--vertex", default="validate-fold-user-state", help="vertex (name part) whose metrics to show")
+    p.add_argument("--metrics", default="events_in,events_applied,events_late,events_invalid,dead_letters_written,"
+                                        "inference_rows", help="comma-separated recstream metric names to chart")
+    a = p.parse_args(argv)
+    print(f"wrote {screenshot_job(a.rest, a.job_id, a.out, vertex=a.vertex, metrics=a.metrics.split(','))}")
+
+
+if __name__ == "__main__":
+    main()

@@ -8,30 +8,20 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-console = Console()
-err = Console(stderr=True)
+from recstream.cli.options import ConfigOpt, console, err, fail, load_cli_config, set_option
 
 kafka_app = typer.Typer(help="Kafka connector jars and a local test broker.", no_args_is_help=True)
 topics_app = typer.Typer(help="Create and list the job's Kafka topics.", no_args_is_help=True)
 
-ConfigOpt = typer.Option(None, "--config", "-c", help="YAML config file (repeatable; later wins)")
-SetOpt = typer.Option(None, "--set", "-s", help="override a config key, e.g. --set kafka.bootstrap_servers=h:9092")
+SetOpt = set_option("kafka.bootstrap_servers=h:9092")
 BootstrapOpt = typer.Option(None, "--bootstrap", "-b", help="bootstrap servers (default: kafka.bootstrap_servers)")
 
 
 def _cfg(config, overrides, bootstrap):
-    from recstream.cli import _config
-
-    return _config(config, overrides, [f"kafka.bootstrap_servers={bootstrap}"] if bootstrap else [])
-
-
-def _fail(exc: Exception) -> None:
-    err.print(f"[red]error:[/red] {exc}")
-    raise typer.Exit(1)
+    return load_cli_config(config, overrides, [f"kafka.bootstrap_servers={bootstrap}"] if bootstrap else [])
 
 
 @topics_app.command("create")
@@ -51,7 +41,7 @@ def topics_create(
         outcome = create_topics(cfg.kafka, [t.events, t.dead_letters, t.late],
                                 partitions or cfg.kafka.partitions, replication)
     except Exception as exc:
-        _fail(exc)
+        fail(exc)
     for name, what in outcome.items():
         console.print(f"{name}: {what}")
 
@@ -66,7 +56,7 @@ def topics_list(bootstrap: Optional[str] = BootstrapOpt, config: Optional[List[P
     try:
         topics = describe(cfg.kafka)
     except Exception as exc:
-        _fail(exc)
+        fail(exc)
     table = Table("topic", "partitions")
     for name, n in topics.items():
         table.add_row(name, str(n))
@@ -91,7 +81,7 @@ def produce(
     try:
         lines = _read_lines(input) if input else list(source_lines(cfg))
     except (FileNotFoundError, ValueError) as exc:
-        _fail(exc)
+        fail(exc)
     target = topic or cfg.kafka.topics.events
     with Progress(TextColumn(f"[bold]→ {target}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   console=err) as progress:
@@ -100,7 +90,7 @@ def produce(
             result = produce_lines(cfg.kafka, target, lines, rate=rate,
                                    on_progress=lambda n: progress.update(task, completed=n))
         except Exception as exc:
-            _fail(exc)
+            fail(exc)
     console.print(f"produced {result.sent} events to {target} in {result.seconds:.1f} s "
                   f"({result.rate:,.0f}/s); end offsets {dict(sorted(result.end_offsets.items()))}")
     if offsets_out:
@@ -108,20 +98,6 @@ def produce(
     if result.failed:
         err.print(f"[red]{result.failed} events were not delivered:[/red] {'; '.join(result.errors)}")
         raise typer.Exit(1)
-
-
-def bounded_total(cfg, console: Console) -> int | None:
-    """Records the configured Kafka read will see: None when it is unbounded or the broker cannot say
-    (the run goes on without a total; the job reports its own connection errors)."""
-    from confluent_kafka import KafkaException
-
-    from recstream.kafka.offsets import bounded_record_count
-
-    try:
-        return bounded_record_count(cfg.kafka)
-    except KafkaException as exc:
-        console.print(f"[yellow]warning:[/yellow] cannot count the records before kafka.stop_offsets: {exc}")
-        return None
 
 
 def _read_lines(path: Path) -> list[str]:
@@ -142,11 +118,11 @@ def kafka_jars(
 
     target = dest or cfg.kafka.jars_dir
     if source not in ("pypi", "maven"):
-        _fail(ValueError("--from must be pypi or maven"))
+        fail(ValueError("--from must be pypi or maven"))
     try:
         paths = fetch_from_pypi(target) if source == "pypi" else fetch_from_maven(target)
     except Exception as exc:
-        _fail(exc)
+        fail(exc)
     for p in paths:
         console.print(f"{p} ({p.stat().st_size:,} bytes)")
 
@@ -169,7 +145,7 @@ def kafka_broker(port: int = typer.Option(9092, help="loopback port")):
             time.sleep(0.5)
         raise BrokerError(f"tansu exited by itself with code {broker.proc.returncode}")
     except BrokerError as exc:
-        _fail(exc)
+        fail(exc)
     except KeyboardInterrupt:
         pass
     finally:

@@ -7,35 +7,12 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.console import Console
 
-err = Console(stderr=True)
+from recstream.cli.options import ConfigOpt, StoreOpt, err, fail, load_cli_config, say_ignored_files, set_option
+
 catalogue_app = typer.Typer(help="Item catalogue: text embeddings for the content features.", no_args_is_help=True)
 
-ConfigOpt = typer.Option(None, "--config", "-c", help="YAML config file (repeatable; later wins)")
-SetOpt = typer.Option(None, "--set", "-s", help="override a config key, e.g. --set features.anomaly.enabled=false")
-StoreOpt = typer.Option(None, "--store", help="SQLite store path (store.sqlite.path)")
-
-
-def _cfg(config, overrides, store: Optional[Path] = None):
-    from recstream.cli import _config
-
-    return _config(config, overrides, [f"store.sqlite.path={store}"] if store else [])
-
-
-def _fail(exc: Exception) -> None:
-    err.print(f"[red]error:[/red] {exc}")
-    raise typer.Exit(1)
-
-
-def say_ignored_files(input: Path) -> None:
-    """Name the files of an input directory that are not read (only ``*.jsonl`` are): ``run`` and ``backfill``."""
-    from recstream.replay import ignored_files
-
-    skipped = ignored_files(input)
-    if skipped:
-        names = ", ".join(f.name for f in skipped[:5]) + (f" and {len(skipped) - 5} more" if len(skipped) > 5 else "")
-        err.print(f"ignoring {len(skipped)} file(s) in {input} that are not *.jsonl (or start with . or _): {names}")
+SetOpt = set_option("features.anomaly.enabled=false")
 
 
 def backfill_cmd(
@@ -47,18 +24,18 @@ def backfill_cmd(
     config: Optional[List[Path]] = ConfigOpt, overrides: Optional[List[str]] = SetOpt, store: Optional[Path] = StoreOpt,
 ):
     """Run the job's feature code over a historical file in batch and write the same store rows."""
-    cfg = _cfg(config, overrides, store)
+    cfg = load_cli_config(config, overrides, store=store)
     from recstream.backfill import backfill
     from recstream.store.base import StoreError
     from udfs.privacy import PrivacyKeyError
 
     if not input.exists():
-        _fail(FileNotFoundError(f"input {input} not found"))
+        fail(FileNotFoundError(f"input {input} not found"))
     try:
         say_ignored_files(input)
         s = backfill(cfg, input, run_id=run_id, population_out=population_out, on_progress=lambda m: err.print(m))
     except (OSError, ValueError, StoreError, PrivacyKeyError) as exc:
-        _fail(exc)
+        fail(exc)
     print(json.dumps({
         "run_id": s.run_id, "input": str(s.input_path), "events_in": s.events_in, "events_applied": s.events_applied,
         "dead_parse": s.dead_parse, "dead_late": s.dead_late, "users": s.users, "items": s.items,
@@ -77,7 +54,7 @@ def features_cmd(
     config: Optional[List[Path]] = ConfigOpt, overrides: Optional[List[str]] = SetOpt,
 ):
     """Point-in-time-correct per-user training rows: features from events with event_time <= T."""
-    cfg = _cfg(config, overrides)
+    cfg = load_cli_config(config, overrides)
     from recstream.backfill import export_as_of, parse_time
     from udfs.privacy import PrivacyKeyError
 
@@ -85,7 +62,7 @@ def features_cmd(
         times = [parse_time(t) for t in as_of]
         result = export_as_of(cfg, input, times, out)
     except (OSError, ValueError, PrivacyKeyError) as exc:
-        _fail(exc)
+        fail(exc)
     print(json.dumps({**result, "rows_per_as_of": {str(k): v for k, v in result["rows_per_as_of"].items()}}))
 
 
@@ -97,18 +74,18 @@ def catalogue_embed(
     config: Optional[List[Path]] = ConfigOpt, overrides: Optional[List[str]] = SetOpt,
 ):
     """Embed a catalogue with the ONNX text encoder (onnxruntime, no torch) into an embeddings file."""
-    cfg = _cfg(config, overrides)
+    cfg = load_cli_config(config, overrides)
     from recstream.catalogue import CatalogueError, embed_catalogue_file
 
     enc = encoder or cfg.features.content.encoder_path
     if enc is None:
-        _fail(ValueError("no text encoder: pass --encoder DIR or set features.content.encoder_path "
+        fail(ValueError("no text encoder: pass --encoder DIR or set features.content.encoder_path "
                          "(export one with `python -m model_export.text_encoder DIR`)"))
     try:
         card = embed_catalogue_file(input, out, enc, variant=cfg.features.content.variant,
                                     batch_size=cfg.features.content.batch_size)
     except (OSError, ValueError, CatalogueError) as exc:
-        _fail(exc)
+        fail(exc)
     print(json.dumps({"out": str(out), **card}))
 
 
@@ -123,7 +100,7 @@ def catalogue_movielens(
     try:
         n = movielens_catalogue(ml_path, out)
     except (OSError, ValueError) as exc:
-        _fail(exc)
+        fail(exc)
     print(json.dumps({"out": str(out), "items": n}))
 
 
@@ -133,7 +110,7 @@ def delete_user_cmd(
     config: Optional[List[Path]] = ConfigOpt, overrides: Optional[List[str]] = SetOpt, store: Optional[Path] = StoreOpt,
 ):
     """Delete a user's stored features, sequence, scores and dead letters (docs/features.md)."""
-    cfg = _cfg(config, overrides, store)
+    cfg = load_cli_config(config, overrides, store=store)
     from recstream.store import open_store
     from recstream.store.base import StoreError
     from udfs.privacy import PrivacyKeyError, Pseudonymizer
@@ -144,7 +121,7 @@ def delete_user_cmd(
         with open_store(cfg.store) as st:
             deleted = st.delete_user(key)
     except (OSError, StoreError, PrivacyKeyError) as exc:
-        _fail(exc)
+        fail(exc)
     print(json.dumps({"stored_key": key, "deleted": deleted}))
     err.print(f"Flink keyed state of this user expires {cfg.job.state_ttl_days:g} days after its last event "
               "(job.state_ttl_days); Kafka topics keep raw events for their retention period.")

@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
-from rich.console import Console
 
-err = Console(stderr=True)
+from recstream.cli.options import ConfigOpt, StoreOpt, err, load_cli_config, quiet_cassandra_driver, set_option
 
 
 def serve(
@@ -24,9 +23,9 @@ def serve(
     tls_cert: Optional[Path] = typer.Option(None, "--tls-cert", help="PEM certificate (HTTPS)"),
     tls_key: Optional[Path] = typer.Option(None, "--tls-key", help="PEM private key (HTTPS)"),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn and server log level (no access log)"),
-    config: Optional[List[Path]] = typer.Option(None, "--config", "-c", help="YAML config file (repeatable)"),
-    overrides: Optional[List[str]] = typer.Option(None, "--set", "-s", help="override a config key"),
-    store: Optional[Path] = typer.Option(None, "--store", help="SQLite store path (store.sqlite.path)"),
+    config: Optional[List[Path]] = ConfigOpt,
+    overrides: Optional[List[str]] = set_option("store.kind=cassandra"),
+    store: Optional[Path] = StoreOpt,
 ):
     """HTTP server: GET /users/{id}, POST /users:batchGet, /items/{id}, /popular, /healthz, /metrics,
     /docs and the page /ui/users/{id}."""
@@ -39,13 +38,12 @@ def serve(
         raise typer.Exit(2)
     from pydantic import ValidationError
 
-    from recstream.cli import _config
     from recstream.serving.settings import ApiKeyError, ServeSettings
     from udfs.privacy import PrivacyKeyError
 
-    logging.getLogger("cassandra").setLevel(logging.CRITICAL)
+    quiet_cassandra_driver()
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    cfg = _config(config, overrides, [f"store.sqlite.path={store}"] if store else [])
+    cfg = load_cli_config(config, overrides, store=store)
     try:
         settings = ServeSettings(host=host, port=port, max_batch=max_batch, request_timeout_s=timeout,
                                  store_threads=store_threads, api_key_env=api_key_env, api_key_file=api_key_file,

@@ -4,34 +4,22 @@ from __future__ import annotations
 from pathlib import Path
 from typing import List, Optional
 
-import logging
-
 import typer
-from rich.console import Console
 
-console = Console()
-err = Console(stderr=True)
+from recstream.cli.options import ConfigOpt, console, fail, load_cli_config, quiet_cassandra_driver, set_option
+
 cassandra_app = typer.Typer(help="Cassandra serving store: schema and connectivity (see docs/cassandra.md).",
                             no_args_is_help=True)
 
-ConfigOpt = typer.Option(None, "--config", "-c", help="YAML config file (repeatable; later wins)")
-SetOpt = typer.Option(None, "--set", "-s", help="override a config key, e.g. --set store.cassandra.keyspace=rs")
+SetOpt = set_option("store.cassandra.keyspace=rs")
 HostsOpt = typer.Option(None, "--hosts", help="contact points host[:port],... (default: store.cassandra.hosts, "
                                               "then $RECSTREAM_CASSANDRA_HOSTS)")
 
 
 def _cfg(config, overrides, hosts: Optional[str]):
-    # connection errors are reported in one line by the store; the driver's own tracebacks are noise here
-    logging.getLogger("cassandra").setLevel(logging.CRITICAL)
-    from recstream.cli import _config
-
+    quiet_cassandra_driver()
     extra = [f"store.cassandra.hosts=[{', '.join(repr(h.strip()) for h in hosts.split(','))}]"] if hosts else []
-    return _config(config, overrides, extra).store.cassandra
-
-
-def _fail(exc: Exception) -> None:
-    err.print(f"[red]error:[/red] {exc}")
-    raise typer.Exit(1)
+    return load_cli_config(config, overrides, extra).store.cassandra
 
 
 @cassandra_app.command("init")
@@ -43,7 +31,7 @@ def init(
 ):
     """Create the keyspace (store.cassandra.replication) and tables (TTLs from store.cassandra.ttl)."""
     cfg = _cfg(config, overrides, hosts)
-    from recstream.store.cassandra_schema import render_cql, schema_statements
+    from recstream.store.cassandra.schema import render_cql, schema_statements
 
     if dry_run:
         print(render_cql(cfg).rstrip())
@@ -53,19 +41,19 @@ def init(
                 print(stmt + ";")
         return
     from recstream.store.base import StoreError
-    from recstream.store.cassandra import connect
-    from recstream.store.cassandra_schema import apply_schema
+    from recstream.store.cassandra.store import connect
+    from recstream.store.cassandra.schema import apply_schema
 
     try:
         cluster, session = connect(cfg)
     except StoreError as exc:
-        _fail(exc)
+        fail(exc)
     try:
         hosts_seen = ", ".join(sorted(str(h.endpoint) for h in cluster.metadata.all_hosts()))
         console.print(f"connected to cluster {cluster.metadata.cluster_name!r} ({hosts_seen})")
         apply_schema(session, cfg, echo=console.print)
     except Exception as exc:
-        _fail(exc)
+        fail(exc)
     finally:
         cluster.shutdown()
     console.print(f"[green]keyspace {cfg.keyspace} ready[/green]")
@@ -77,12 +65,12 @@ def check(hosts: Optional[str] = HostsOpt, config: Optional[List[Path]] = Config
     """Connect, list the nodes with their data centres, and open the store (prepares every statement)."""
     cfg = _cfg(config, overrides, hosts)
     from recstream.store.base import StoreError
-    from recstream.store.cassandra import CassandraStore
+    from recstream.store.cassandra.store import CassandraStore
 
     try:
         store = CassandraStore(cfg, read_only=False)
     except StoreError as exc:
-        _fail(exc)
+        fail(exc)
     with store:
         meta = store.cluster.metadata
         console.print(f"cluster {meta.cluster_name!r}")

@@ -4,7 +4,7 @@ Data model: ``schemas/cassandra.cql`` (applied by ``recstream cassandra init``).
 Writes: prepared statements run asynchronously with at most ``max_in_flight``
 requests outstanding (``BoundedExecutor``), token-aware routing inside the local data
 centre, the configured consistency level, and ``USING TIMESTAMP`` derived from each
-state's ``(event_time, state_seq)`` (``recstream.store.ordering``) so that replays and
+state's ``(event_time, state_seq)`` (``recstream.store.cassandra.ordering``) so that replays and
 out-of-order writes converge to the newest state. A write method returns only when
 every statement it issued was acknowledged; transient errors are retried with
 backoff and, after the last attempt, raised (``StoreWriteError``), so the Flink task
@@ -23,9 +23,9 @@ from typing import Iterable
 
 from recstream.store.base import (DeadLetter, FeatureRow, ItemRow, ModelVersion, OnlineStore, PopularItems,
                                   ScoreRow, StoreError)
-from recstream.store.cassandra_config import CassandraStoreConfig, TlsConfig, TtlConfig
-from recstream.store.concurrency import BoundedExecutor, describe_error
-from recstream.store.ordering import write_timestamp_us
+from recstream.store.cassandra.config import CassandraStoreConfig, TlsConfig, TtlConfig
+from recstream.store.cassandra.concurrency import BoundedExecutor, describe_error
+from recstream.store.cassandra.ordering import write_timestamp_us
 
 log = logging.getLogger(__name__)
 READ_PROFILE = "recstream-read"
