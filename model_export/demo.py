@@ -1,10 +1,9 @@
 """Build the small demo model used by the default pipeline and CI (no downloads).
 
 Trains a small SASRec on the project's synthetic events and exports it (ONNX + vocab +
-model card) to ``out_dir``: ``models/demo/`` unless told otherwise, a scratch folder. The
-job reads the copy shipped in the package, ``model_export/demo/`` (``model.path``'s
-default); rebuild that one with ``recstream demo-model --out model_export/demo``. Takes
-well under two minutes on two CPU cores.
+model card) to ``out_dir``, by default :data:`DEMO_DIR`: ``model_export/demo/``, the copy
+shipped in the package that the job reads (``model.path``'s default), so a rebuild is what
+the next ``recstream run`` scores with. Takes well under two minutes on two CPU cores.
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from model_export.data import sequences_from_events
 from model_export.encoders import ModelConfig
 from model_export.synthetic import synthetic_events
 
-DEMO_DIR = Path("models/demo")
+DEMO_DIR = Path(__file__).resolve().parent / "demo"  # == recstream.config.models.packaged_demo_model()
 
 
 def build_demo_model(out_dir: str | Path = DEMO_DIR, seed: int = 7, n_users: int = 1000, n_items: int = 300,

@@ -44,3 +44,9 @@ def test_bad_yaml_file(tmp_path):
         load_config([f])
     with pytest.raises(ConfigError, match="not found"):
         load_config([tmp_path / "missing.yaml"])
+
+
+def test_the_default_model_path_is_where_demo_model_writes():
+    from model_export.demo import DEMO_DIR
+
+    assert load_config([], []).model.path.resolve() == DEMO_DIR
