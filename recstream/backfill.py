@@ -180,8 +180,12 @@ def backfill(cfg: RecstreamConfig, input_path: Path, run_id: str | None = None, 
 
 def export_as_of(cfg: RecstreamConfig, input_path: Path, as_of: list[int], out_path: Path) -> dict:
     """Write one JSON line per (T, user): ``{as_of, user_id, event_time, state_seq, staleness_ms,
-    features, sequence}`` from the events with ``event_time <= T``; users sorted by stored key."""
+    features, sequence}`` from the events with ``event_time <= T``; users sorted by stored key.
+    The features are those as of T itself (``udfs.features.as_of``: window counts and decayed
+    values at T, ``features.as_of`` = ``features.windows_as_of`` = T), as an online read at T
+    returns them; ``event_time`` is the user's newest event up to T."""
     from udfs.events import try_parse_event
+    from udfs.features.as_of import features_as_of
     from udfs.features.batch import fold_events
     from udfs.features.runtime import FoldOptions, FoldRuntime
 
@@ -204,7 +208,8 @@ def export_as_of(cfg: RecstreamConfig, input_path: Path, as_of: list[int], out_p
                 fh.write(json.dumps({
                     "as_of": t, "user_id": key, "event_time": s.last_ts, "state_seq": s.seq,
                     "staleness_ms": t - s.last_ts,
-                    "features": json.loads(rt.features_json(s, params)), "sequence": s.sequence_snapshot(),
+                    "features": features_as_of(json.loads(rt.features_json(s, params)), t, s.last_ts),
+                    "sequence": s.sequence_snapshot(),
                 }, separators=(",", ":")) + "\n")
             counts[t] = len(rows)
     return {"out": str(out_path), "rows": sum(counts.values()), "rows_per_as_of": counts, "events": len(valid)}

@@ -5,7 +5,7 @@ CREATE TABLE IF NOT EXISTS user_features (
     user_id     TEXT PRIMARY KEY,
     event_time  INTEGER NOT NULL,   -- newest event time folded into this state (epoch ms)
     state_seq   INTEGER NOT NULL,   -- events folded into the state (applied + late); orders equal event times
-    features    TEXT NOT NULL,      -- JSON object, compact UTF-8 (docs/features.md, "Keyed state and the cost per touched user")
+    features    TEXT NOT NULL,      -- JSON object, compact UTF-8 (fields: docs/features.md; encoding, read-time evaluation: schemas/feature_row.md)
     sequence    TEXT NOT NULL,      -- JSON list of {item_id, event_type, event_time}, oldest first
     updated_at  INTEGER NOT NULL    -- wall clock of the write (epoch ms)
 );

@@ -39,6 +39,8 @@ class BatchGet(BaseModel):
     fields: Optional[str] = Field(None, description="comma-separated parts, as ?fields= of GET /users/{id}")
     k: Optional[int] = Field(None, description="cut each top-K to at most k items")
     n: Optional[int] = Field(None, description="only the last n events of each sequence")
+    as_of: Optional[str] = Field(None, description="as ?as_of= of GET /users/{id}: now (default), event, "
+                                                   "epoch ms or ISO-8601")
 
 
 def _json(value, status: int = 200) -> Response:
@@ -130,8 +132,10 @@ def create_app(cfg, settings: ServeSettings | None = None, gateway: StoreGateway
              summary="A user's features, sequence, embedding, top-K, model version, drift and staleness")
     async def get_user(user_id: str,
                        fields: Optional[str] = Query(None, description="comma-separated: " + ",".join(views.FIELDS)),
-                       as_of: Optional[str] = Query(None, description="epoch ms or ISO-8601; not before the "
-                                                                      "stored state's event time"),
+                       as_of: Optional[str] = Query(None, description="time the window counts and decayed "
+                                                    "values are evaluated at: now (default), event (as stored, "
+                                                    "the user's newest event), or epoch ms / ISO-8601 not "
+                                                    "before the stored state's event time"),
                        k: Optional[int] = Query(None, description="cut the top-K to k items"),
                        n: Optional[int] = Query(None, description="only the last n events of the sequence")):
         wanted = views.parse_fields(fields)
@@ -140,7 +144,8 @@ def create_app(cfg, settings: ServeSettings | None = None, gateway: StoreGateway
         views.check_k(n, "n")
         key = store_key(user_id)
         # the batch read of one user: one query (features joined with scores), JSON passed through
-        state = (await gateway.call("user", lambda r, ks: r.get_user_states(ks, raw_json=True), [key])).get(key)
+        state = (await gateway.call("user", lambda r, ks: r.get_user_states(ks, raw_json=True, as_of="event"),
+                                    [key])).get(key)
         if state is None:
             raise ApiError(404, "unknown user")
         views.check_as_of(state, as_of_ms)
@@ -154,11 +159,13 @@ def create_app(cfg, settings: ServeSettings | None = None, gateway: StoreGateway
         wanted = views.parse_fields(body.fields)
         views.check_k(body.k)
         views.check_k(body.n, "n")
+        as_of = views.parse_time_ms(body.as_of)
         keys = [store_key(u) for u in body.user_ids]
         metrics.batch_users.observe(len(keys))
-        states = await gateway.call("batch", lambda r, ks: r.get_user_states(ks, raw_json=True), keys) if keys else {}
+        states = await gateway.call("batch", lambda r, ks: r.get_user_states(ks, raw_json=True, as_of="event"),
+                                    keys) if keys else {}
         now = _now_ms()
-        users = [views.user_view(states[key], wanted, now, None, body.k, body.n) if key in states else None
+        users = [views.user_view(states[key], wanted, now, as_of, body.k, body.n) if key in states else None
                  for key in keys]
         return _json({"users": users, "found": sum(u is not None for u in users),
                       "missing": [i for i, u in enumerate(users) if u is None]})
@@ -197,10 +204,12 @@ def create_app(cfg, settings: ServeSettings | None = None, gateway: StoreGateway
 
     @app.get("/ui/users/{user_id:path}", dependencies=guarded, include_in_schema=False,
              response_class=HTMLResponse)
-    async def user_page(user_id: str):
-        state = await gateway.call("user", lambda r, key: r.get_user_state(key), store_key(user_id))
+    async def user_page(user_id: str, as_of: Optional[str] = Query(None)):
+        as_of_ms = views.parse_time_ms(as_of)
+        state = await gateway.call("user", lambda r, key: r.get_user_state(key, as_of="event"), store_key(user_id))
         if state is None:
             return HTMLResponse(ui.render_not_found(), status_code=404)
-        return HTMLResponse(ui.render_user(views.user_view(state, views.FIELDS, _now_ms())))
+        views.check_as_of(state, as_of_ms)
+        return HTMLResponse(ui.render_user(views.user_view(state, views.FIELDS, _now_ms(), as_of_ms)))
 
     return app

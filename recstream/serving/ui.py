@@ -185,7 +185,8 @@ def render_user(view: dict) -> str:
     cards = [
         ("Interest: short vs long term", interest_chart(interest.get("short") or {}, interest.get("long") or {})
          + f'<div class="sub">short/long drift {_fmt(interest.get("short_long_drift"))}</div>'),
-        ("Window counts (as of the state's event time)", window_chart(f.get("window_counts") or {})),
+        (f"Window counts as of {_time((view.get('as_of') or {}).get('windows_as_of'))}",
+         window_chart(f.get("window_counts") or {})),
         ("Top-K recommendations", topk_chart(view.get("top_k"))),
         ("Recent sequence", sequence_chart(seq) + f"<table><tr><th>time</th><th>type</th><th>item</th></tr>"
                                                   f"{recent_rows}</table>"),

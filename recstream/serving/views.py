@@ -1,15 +1,17 @@
 """What the server answers, built from the reader's dicts (plain Python: no web framework here).
 
-A user view is the stored state of one user as of the time it is read (features and sequence may
-come as the stored JSON text, passed through undecoded): the store keeps each user's
-newest state only, so window counts and decayed interest are those as of the state's own event time
-(``as_of.windows_as_of``), and ``staleness`` says how old the state and the score are.
+A user view is the stored state of one user with its time-dependent features (window counts,
+decayed interest) evaluated as of the read time by default, of a requested time, or as stored
+(``as_of=event``: as of the user's newest event, the stored JSON text passed through undecoded);
+``as_of.windows_as_of`` says which, and ``staleness`` says how old the state and the score are.
 """
 from __future__ import annotations
 
 import orjson
 
 from recstream.backfill import parse_time
+from recstream.reader import state_as_of
+from udfs.features.as_of import AsOfError
 
 FIELDS = ("features", "sequence", "embedding", "top_k", "model", "drift", "staleness")
 MAX_K = 1000
@@ -29,15 +31,17 @@ def parse_fields(value: str | None) -> tuple[str, ...]:
     return names
 
 
-def parse_time_ms(value: str | None) -> int | None:
-    """Epoch milliseconds or an ISO-8601 time (UTC when no offset is given), read as
-    ``recstream features --as-of`` reads it."""
-    if value is None or value == "":
-        return None
+def parse_time_ms(value: str | None) -> int | str:
+    """``now`` (also for no value), ``event``, or epoch milliseconds / an ISO-8601 time (UTC when
+    no offset is given), read as ``recstream features --as-of`` reads it."""
+    if value is None or value == "" or value == "now":
+        return "now"
+    if value == "event":
+        return "event"
     try:
         return parse_time(value)
     except ValueError:
-        raise BadInput(f"as_of {value!r} is neither epoch milliseconds nor an ISO-8601 time") from None
+        raise BadInput(f"as_of {value!r} is neither 'now', 'event', epoch milliseconds nor an ISO-8601 time") from None
 
 
 def check_k(k: int | None, what: str = "k") -> int | None:
@@ -46,22 +50,31 @@ def check_k(k: int | None, what: str = "k") -> int | None:
     return k
 
 
-def check_as_of(state: dict, as_of_ms: int | None) -> None:
+def check_as_of(state: dict, as_of_ms: int | str) -> None:
     """The store holds a user's newest state only: a time before it cannot be served."""
-    if as_of_ms is not None and as_of_ms < state["event_time"]:
+    if isinstance(as_of_ms, int) and as_of_ms < state["event_time"]:
         raise BadInput(f"as_of {as_of_ms} is before the stored state's event time {state['event_time']}: "
                        "the online store keeps each user's newest state only (use `recstream features "
                        "--as-of` for point-in-time rows)")
 
 
-def user_view(state: dict, fields: tuple[str, ...], now_ms: int, as_of_ms: int | None = None,
+def user_view(state: dict, fields: tuple[str, ...], now_ms: int, as_of_ms: int | str = "now",
               k: int | None = None, n: int | None = None) -> dict:
+    """``as_of_ms``: ``"now"`` (features evaluated at ``now_ms``), ``"event"`` (as stored) or epoch ms."""
     scores = state.get("scores")
+    windows_as_of = state["event_time"]
+    features = state["features"]
+    if "features" in fields and as_of_ms != "event":
+        try:
+            features = state_as_of(state, as_of_ms, now_ms)["features"]
+        except AsOfError as exc:
+            raise BadInput(str(exc)) from None
+        windows_as_of = features["windows_as_of"]
     out: dict = {"user_id": state["user_id"],
                  "as_of": {"requested": as_of_ms, "read_at": now_ms, "state_event_time": state["event_time"],
-                           "windows_as_of": state["event_time"]}}
+                           "windows_as_of": windows_as_of}}
     if "features" in fields:
-        out["features"] = _json_part(state["features"])
+        out["features"] = _json_part(features)
     if "sequence" in fields:
         seq = state["sequence"]
         if n:

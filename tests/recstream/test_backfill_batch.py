@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+from udfs.features.as_of import features_as_of
+from udfs.features.params import FeatureParams
 from recstream.backfill import backfill, export_as_of, parse_time, read_lines
 from recstream.config import load_config
 from recstream.sources.synthetic import SyntheticSpec, replay_lines
@@ -105,7 +107,14 @@ def test_as_of_rows_use_only_events_up_to_t(tmp_path, events_file):
             assert r["event_time"] == state.last_ts <= t and r["staleness_ms"] == t - state.last_ts
             assert all(x["event_time"] <= t for x in r["sequence"])
             assert r["features"]["last_event_time"] <= t
-            assert_close(r["features"], state.features(params), path=f"{t}:{uid}")
+            # the features as of T itself: windows and interest evaluated at T, not at the user's newest event
+            assert r["features"]["as_of"] == r["features"]["windows_as_of"] == t
+            want = features_as_of(state.features(params), t)
+            assert_close(r["features"], want, path=f"{t}:{uid}")
+            for wms, w in zip(params.windows_ms, state.windows):
+                floor = t // w.bucket_ms - wms // w.bucket_ms
+                n = sum(sum(c) for b, c in w.buckets.items() if b > floor)
+                assert sum(r["features"]["window_counts"][FeatureParams.window_label(wms)].values()) == n
     # a user active both before and after t1 has fewer events in the t1 row than in the t2 row
     both = [u for u in {r["user_id"] for r in rows if r["as_of"] == t1}
             if any(e["user_id"] == u and t1 < e["event_time"] <= t2 for e in events)]

@@ -32,6 +32,7 @@ import numpy as np
 from schemas import event_types
 from udfs.features import state_codec
 from udfs.features.anomaly import UserAnomaly
+from udfs.features.as_of import window_tiles
 from udfs.features.content_interest import ContentInterest
 from udfs.features.interactions import UserInteractions, funnel_ratios
 from udfs.features.interest import DecayedInterest
@@ -191,6 +192,7 @@ class UserState:
             "late_events": self.late,
             "session": self.sessions.snapshot(),
             "interest": self.interest.snapshot(now, params.top_categories),
+            "tiles": self.tiles(params),
         }
         if params.interactions_on:
             totals = self.totals
@@ -211,6 +213,18 @@ class UserState:
                 content_missing=ci.missing,
             )
         return out
+
+    def tiles(self, params: FeatureParams) -> dict:
+        """What a reader needs to evaluate the window counts and decayed values at a later time
+        (``udfs.features.as_of``): each window's time buckets and the half-lives."""
+        half = {"short": params.half_life_short_ms, "long": params.half_life_long_ms}
+        if params.content_on:
+            half["content"] = params.content.half_life_ms
+        return {
+            "windows": {FeatureParams.window_label(wms): window_tiles(wms, w.bucket_ms, w.buckets)
+                        for wms, w in zip(params.windows_ms, self.windows)},
+            "half_life_ms": half,
+        }
 
     def sequence_snapshot(self) -> list[dict]:
         return self.sequence.snapshot(EVENT_TYPES)

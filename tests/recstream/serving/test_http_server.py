@@ -8,6 +8,7 @@ import pytest
 
 from recstream.reader import open_reader
 from tests.recstream.serving.conftest import API_KEY, KEY, Server
+from udfs.features.as_of import features_as_of
 from udfs.privacy import Pseudonymizer
 
 pytestmark = pytest.mark.flink
@@ -17,7 +18,7 @@ ps = Pseudonymizer(KEY)
 def _stored(job_store, raw: str) -> dict:
     overrides, _, _ = job_store
     with open_reader(overrides=overrides) as r:
-        return r.get_user_state(ps(raw))
+        return r.get_user_state(ps(raw), as_of="event")
 
 
 def test_user_read_takes_the_raw_id_and_answers_with_the_stored_key_only(server, job_store):
@@ -28,12 +29,18 @@ def test_user_read_takes_the_raw_id_and_answers_with_the_stored_key_only(server,
     stored = _stored(job_store, raw)
     assert body["user_id"] == ps(raw) == stored["user_id"]
     assert raw not in got.text
-    assert body["features"] == stored["features"] and body["sequence"] == stored["sequence"]
+    # by default the window counts and decayed values are evaluated as of the read
+    read_at = body["as_of"]["read_at"]
+    assert body["as_of"]["windows_as_of"] == body["features"]["as_of"] == read_at
+    assert body["features"] == json.loads(json.dumps(features_as_of(stored["features"], read_at)))
+    assert body["sequence"] == stored["sequence"]
+    as_stored = server.client.get(f"/users/{raw}", params={"as_of": "event"}).json()
+    assert as_stored["features"] == stored["features"] and "tiles" in as_stored["features"]
     assert body["top_k"]["items"] == stored["scores"]["items"] and body["top_k"]["scores"] == stored["scores"]["scores"]
     assert body["embedding"] == stored["scores"]["embedding"] and len(body["embedding"]) > 0
     assert body["model_version"] == stored["scores"]["model_version"]
     assert body["drift"] == stored["scores"]["drift"]
-    assert body["as_of"]["state_event_time"] == stored["event_time"] == body["as_of"]["windows_as_of"]
+    assert body["as_of"]["state_event_time"] == stored["event_time"] == as_stored["as_of"]["windows_as_of"]
     st = body["staleness"]
     assert st["state_event_age_ms"] == body["as_of"]["read_at"] - stored["event_time"]
     assert st["state_written_age_ms"] == body["as_of"]["read_at"] - stored["updated_at"] >= 0
@@ -47,8 +54,9 @@ def test_fields_k_n_and_as_of(server, job_store):
     assert set(body) == {"user_id", "as_of", "top_k", "sequence"}
     assert body["top_k"]["items"] == stored["scores"]["items"][:2]
     assert body["sequence"] == stored["sequence"][-3:]
-    later = server.client.get(f"/users/{raw}", params={"fields": "model", "as_of": stored["event_time"] + 1})
+    later = server.client.get(f"/users/{raw}", params={"fields": "model,features", "as_of": stored["event_time"] + 1})
     assert later.status_code == 200 and later.json()["as_of"]["requested"] == stored["event_time"] + 1
+    assert later.json()["features"]["windows_as_of"] == stored["event_time"] + 1
     iso = server.client.get(f"/users/{raw}", params={"fields": "model", "as_of": "2999-01-01T00:00:00Z"})
     assert iso.json()["as_of"]["requested"] == 32472144000000
     before = server.client.get(f"/users/{raw}", params={"as_of": stored["event_time"] - 1})

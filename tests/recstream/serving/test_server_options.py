@@ -36,7 +36,7 @@ def test_https_with_the_api_key_from_the_environment(tmp_path, store_path):
                   "--api-key-env", "TEST_SERVE_KEY"], env={"TEST_SERVE_KEY": ENV_KEY}, scheme="https", verify=ctx)
     try:
         assert srv.client.get("/users/u1").status_code == 401
-        got = srv.client.get("/users/u1", headers={"X-API-Key": ENV_KEY})
+        got = srv.client.get("/users/u1", params={"as_of": "event"}, headers={"X-API-Key": ENV_KEY})
         assert got.status_code == 200 and got.json()["features"] == {"event_count": 1}
     finally:
         srv.close()

@@ -33,7 +33,7 @@ def test_a_read_slower_than_the_timeout_is_a_store_timeout(cfg):
 
     def stuck(reader):
         release.wait(30)  # held until the timeout has been reported
-        return reader.get_user_state("u1")
+        return reader.get_user_state("u1", as_of="event")
 
     try:
         with pytest.raises(StoreTimeout, match="within 0.05 s"):
@@ -56,9 +56,9 @@ def test_missing_store_is_unavailable_until_it_appears_then_reads_work(cfg):
     gw = StoreGateway(cfg, threads=1, timeout_s=10, metrics=ServeMetrics(), open_fn=open_counted)
     try:
         with pytest.raises(StoreUnavailable, match="^store unreachable$"):
-            asyncio.run(gw.call("user", lambda r: r.get_user_state("u1")))
+            asyncio.run(gw.call("user", lambda r: r.get_user_state("u1", as_of="event")))
         _write(cfg)
-        assert asyncio.run(gw.call("user", lambda r: r.get_user_state("u1")))["features"] == {"n": 1}
+        assert asyncio.run(gw.call("user", lambda r: r.get_user_state("u1", as_of="event")))["features"] == {"n": 1}
         assert asyncio.run(gw.call("user", lambda r: r.get_user_state("u2"))) is None
         assert len(opened) == 1  # opened once it existed, then kept
     finally:

@@ -41,7 +41,7 @@ def test_user_page_renders_in_chromium(server, job_store, tmp_path):
     with Chromium(width=1500, height=1250) as browser:
         browser.call("Network.enable", page=True)
         browser.call("Network.setExtraHTTPHeaders", {"headers": {"X-API-Key": API_KEY}}, page=True)
-        browser.goto(f"{server.base}/ui/users/{raw}")
+        browser.goto(f"{server.base}/ui/users/{raw}?as_of=event")  # the windows of its newest event
         browser.wait_for("document.readyState === 'complete' && document.querySelectorAll('svg').length >= 4",
                          what="the user page")
         assert browser.eval("document.querySelector('h1').innerText") == f"User {key}"

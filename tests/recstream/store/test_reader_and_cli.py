@@ -48,8 +48,16 @@ def flat(text: str) -> str:
 def test_reader_api_on_the_embedded_store(db):
     with open_reader(overrides=[f"store.sqlite.path={db}"]) as r:
         assert r.kind == "sqlite"
-        state = r.get_user_state("u1")
+        state = r.get_user_state("u1", as_of="event")
         assert state["features"] == {"event_count": 3} and state["scores"]["items"] == ["m1", "m2", "m3"]
+        read = r.get_user_state("u1")  # default: as of the read (a row without tiles: windows as stored)
+        assert read["features"]["as_of"] >= state["event_time"] and read["features"]["event_count"] == 3
+        assert read["features"]["windows_as_of"] == state["event_time"]
+        assert r.get_user_state("u1", as_of=state["event_time"] + 5)["features"]["as_of"] == state["event_time"] + 5
+        with pytest.raises(ValueError, match="before the row's newest event"):
+            r.get_user_state("u1", as_of=state["event_time"] - 1)
+        with pytest.raises(ValueError, match="as_of must be"):
+            r.get_user_state("u1", as_of="yesterday")
         assert "scores" not in r.get_user_state("u1", with_scores=False)
         top = r.get_top_k("u1", k=2)
         assert top["items"] == ["m1", "m2"] and top["scores"] == [3.0, 2.0] and top["model_version"] == "v7"
