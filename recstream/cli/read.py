@@ -46,12 +46,26 @@ def _emit(value, what: str, cfg) -> None:
     print(json.dumps(value, sort_keys=True, indent=2 if sys.stdout.isatty() else None))
 
 
-def read_user(reader, user_id: str, top_k: bool = False, k: Optional[int] = None, with_scores: bool = True):
-    """A user's stored state (features, sequence, and scores unless ``with_scores`` is false), or with
-    ``top_k`` its recommendations; None when the store has no such user."""
+def read_user(reader, user_id: str, top_k: bool = False, k: Optional[int] = None, with_scores: bool = True,
+              as_of="now"):
+    """A user's stored state (features, sequence, and scores unless ``with_scores`` is false) with its
+    features as of ``as_of`` (``recstream.reader``), or with ``top_k`` its recommendations; None when
+    the store has no such user."""
     if top_k:
         return reader.get_top_k(user_id, k=k)
-    return reader.get_user_state(user_id, with_scores=with_scores)
+    return reader.get_user_state(user_id, with_scores=with_scores, as_of=as_of)
+
+
+def parse_as_of(value: str):
+    """``now``, ``event``, or a time (epoch ms or ISO-8601) as epoch ms."""
+    if value in ("now", "event"):
+        return value
+    from recstream.backfill import parse_time
+
+    try:
+        return parse_time(value)
+    except ValueError:
+        fail(f"--as-of {value!r} is neither 'now', 'event', epoch milliseconds nor an ISO-8601 time")
 
 
 def user(
@@ -59,6 +73,8 @@ def user(
     top_k: bool = typer.Option(False, "--top-k", help="only the user's top-K (recommendations)"),
     k: Optional[int] = typer.Option(None, "--k", min=1, help="with --top-k: at most this many items"),
     no_scores: bool = typer.Option(False, "--no-scores", help="state without the scores"),
+    as_of: str = typer.Option("now", "--as-of", help="time the window counts and decayed values are for: now (the "
+                              "read), event (as stored: the user's newest event), or epoch ms / ISO-8601"),
     config: Optional[List[Path]] = ConfigOpt,
     overrides: Optional[List[str]] = SetOpt,
     store: Optional[Path] = StoreOpt,
@@ -68,7 +84,10 @@ def user(
     `recstream inspect user` and `recstream serve-read user` are this command."""
     reader, cfg = open_cli_reader(config, overrides, store)
     with reader:
-        value = read_user(reader, user_id, top_k=top_k, k=k, with_scores=not no_scores)
+        try:
+            value = read_user(reader, user_id, top_k=top_k, k=k, with_scores=not no_scores, as_of=parse_as_of(as_of))
+        except ValueError as exc:  # a time before the stored state's newest event
+            fail(exc)
     _emit(value, f"top-K of user {user_id!r}" if top_k else f"user {user_id!r}", cfg)
 
 

@@ -93,11 +93,15 @@ def test_serve_read_not_found_and_missing_store(db, tmp_path):
 
 
 def test_inspect_user_is_serve_read_user(db, tmp_path):
-    for args in (["u1"], ["u1", "--top-k", "--k", 1], ["u1", "--no-scores"]):
+    for args in (["u1", "--as-of", "event"], ["u1", "--top-k", "--k", 1], ["u1", "--no-scores", "--as-of", "1000"]):
         inspect, serve = cli("inspect", "user", *args, "--store", db), cli("serve-read", "user", *args, "--store", db)
         assert inspect.exit_code == serve.exit_code == 0, inspect.output
         assert json.loads(inspect.stdout) == json.loads(serve.stdout)
     assert json.loads(cli("inspect", "user", "u1", "--top-k", "--store", db).stdout)["model_version"] == "v7"
+    assert json.loads(cli("inspect", "user", "u1", "--as-of", "1000", "--store", db).stdout)["features"]["as_of"] == 1000
+    for bad, reason in (("soon", "neither 'now'"), ("1", "before the row's newest event")):
+        out = cli("inspect", "user", "u1", "--as-of", bad, "--store", db)
+        assert out.exit_code == 1 and reason in flat(out.output), out.output
     for args in (["ghost", "--store", db], ["u1", "--store", tmp_path / "none.sqlite"]):
         inspect, serve = cli("inspect", "user", *args), cli("serve-read", "user", *args)
         assert inspect.exit_code == serve.exit_code == 1 and flat(inspect.output) == flat(serve.output)
