@@ -1,9 +1,11 @@
-"""Plots (PNG, matplotlib) and the results table of ``bench/README.md`` from ``bench/results/*.json``.
+"""Plots (PNG, matplotlib) and the performance tables from ``bench/results/*.json``.
 
     recstream bench report      (or python bench/report.py)
 
-The table sits between ``<!-- results:begin -->`` and ``<!-- results:end -->`` in the README
-and is rewritten from the JSON files, so it never drifts from them.
+The full table sits between ``<!-- results:begin -->`` and ``<!-- results:end -->`` in
+``docs/performance.md``, the headline rows between ``<!-- headline:begin -->`` and
+``<!-- headline:end -->`` in the top-level ``README.md``. Both are rewritten from the JSON files, so
+they never drift from them (tests/bench/test_report.py checks the committed text).
 """
 from __future__ import annotations
 
@@ -13,8 +15,12 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
-README = REPO / "bench" / "README.md"
+PERFORMANCE = REPO / "docs" / "performance.md"
+README = REPO / "README.md"
 BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+HEADLINE_BEGIN, HEADLINE_END = "<!-- headline:begin -->", "<!-- headline:end -->"
+# rows of the full table that the README shows
+HEADLINE = ("e2e-cluster-0", "e2e-local", "latency-50", "cardinality-off", "cardinality-on", "serving", "train-time")
 
 
 def _plt():
@@ -134,78 +140,154 @@ def save_result(result: dict, out: Path, plot) -> None:
 
 def _when(name: str) -> str:
     """``file.json (date)``: each result names the run it came from (its ``created``)."""
-    r = _load(name) or {}
-    return f"{name}.json ({r.get('created', '?')[:16].replace('T', ' ')})"
+    created = (_load(name) or {}).get("created")
+    return f"{name}.json ({created[:16].replace('T', ' ') if created else 'undated'})"
 
 
-def table() -> str:
-    rows = ["| measure | result | target | file (measured) |", "|---|---|---|---|"]
+def machine_line() -> str:
+    m = (_load("e2e") or {}).get("machine")
+    if not m or "cpu" not in m:
+        return ""
+    v = m.get("versions", {})
+    return (f"Machine (e2e.json): {m['cpu']}, {m['cores']} cores, {m.get('mem_gib')} GiB, Python {m.get('python')}, "
+            f"{m.get('java')}, apache-flink {v.get('apache-flink')}, onnxruntime-gpu {v.get('onnxruntime-gpu')}")
+
+
+def rows() -> list[tuple[str, str]]:
+    """(key, markdown row) for every figure the result files hold."""
+    out = []
     e = _load("e2e")
-    m = (e or {}).get("machine")
-    if m and "cpu" in m:
-        v = m.get("versions", {})
-        rows.insert(0, f"Machine (e2e.json): {m['cpu']}, {m['cores']} cores, {m.get('mem_gib')} GiB, Python "
-                       f"{m.get('python')}, {m.get('java')}, apache-flink {v.get('apache-flink')}, "
-                       f"onnxruntime-gpu {v.get('onnxruntime-gpu')}\n")
     if e:
         for i, c in enumerate((e.get("cluster") or {}).values()):  # the first layout is the headline
-            rows.append(f"| end to end (features + inference + SQLite store), ML-100K replay, p={e['parallelism']}, "
+            out.append((f"e2e-cluster-{i}",
+                        f"| end to end (features + inference + SQLite store), ML-100K replay, p={e['parallelism']}, "
                         f"standalone cluster {c['taskmanagers']} TaskManager(s) × {c['slots']} slot(s) | "
-                        f"{c['events_per_s']:,} events/s | {'' if i else '≥ 20,000'} | {_when('e2e')} |")
+                        f"{c['events_per_s']:,} events/s | {'' if i else '≥ 20,000'} | {_when('e2e')} |"))
         target = "" if e.get("cluster") else "≥ 20,000"
-        rows.append(f"| end to end, local mini-cluster (`recstream run`), p={e['parallelism']} | "
-                    f"{e.get('local_events_per_s', e['events_per_s']):,} events/s | {target} | {_when('e2e')} |")
-        rows.append(f"| features + store only, local mini-cluster | {e['features_events_per_s']:,} events/s | | {_when('e2e')} |")
-        rows.append(f"| plain single-process Python, same work | {e['plain_python_events_per_s']:,} events/s "
-                    f"(job / plain = {e['ratio_to_plain_python']}) | job ≥ 0.5 × plain | {_when('e2e')} |")
+        out.append(("e2e-local", f"| end to end, local mini-cluster (`recstream run`), p={e['parallelism']} | "
+                                 f"{e.get('local_events_per_s', e['events_per_s']):,} events/s | {target} | {_when('e2e')} |"))
+        out.append(("e2e-features", f"| features + store only, local mini-cluster | {e['features_events_per_s']:,} "
+                                    f"events/s | | {_when('e2e')} |"))
+        out.append(("e2e-plain", f"| plain single-process Python, same work | {e['plain_python_events_per_s']:,} events/s "
+                                 f"(job / plain = {e['ratio_to_plain_python']}) | job ≥ 0.5 × plain | {_when('e2e')} |"))
         if e.get("latency"):
             lat = e["latency"]
             for lv in lat["levels"]:
-                rows.append(f"| latency at {int(lv['fraction_of_max'] * 100)}% of max ({lv['rate_events_per_s']:,}/s, "
+                pct = int(lv["fraction_of_max"] * 100)
+                out.append((f"latency-{pct}",
+                            f"| latency at {pct}% of max ({lv['rate_events_per_s']:,}/s, "
                             f"{lat['users']:,} users) | p50 {lv['p50_latency_s']} s, p99 {lv['p99_latency_s']} s | "
-                            f"{'p99 < 1 s' if lv['fraction_of_max'] == 0.5 else ''} | {_when('e2e')} |")
+                            f"{'p99 < 1 s' if lv['fraction_of_max'] == 0.5 else ''} | {_when('e2e')} |"))
         s = e["state"]
-        rows.append(f"| state per user, N={s['sequence_length']} (ML-100K) | median {s['bytes_median']:,} B, "
-                    f"full sequence {int(s['bytes_median_full_sequence']):,} B, p99 {s['bytes_p99']:,} B | < 4 KB | "
-                    f"{_when('e2e')} |")
+        out.append(("state", f"| state per user, N={s['sequence_length']} (ML-100K) | median {s['bytes_median']:,} B, "
+                             f"full sequence {int(s['bytes_median_full_sequence']):,} B, p99 {s['bytes_p99']:,} B | "
+                             f"< 4 KB | {_when('e2e')} |"))
+    out += _cardinality_rows()
     inf = _load("inference")
     if inf:
-        rows.append(f"| inference in the job vs raw onnxruntime, batch {inf['batch_size']} | "
-                    f"{inf['job_rows_per_s']:,} vs {inf['raw_ort_rows_per_s']:,} rows/s "
-                    f"(ratio {inf['ratio_to_raw_ort']}) | ≥ 0.8 | {_when('inference')} |")
+        out.append(("inference", f"| inference in the job vs raw onnxruntime, batch {inf['batch_size']} | "
+                                 f"{inf['job_rows_per_s']:,} vs {inf['raw_ort_rows_per_s']:,} rows/s "
+                                 f"(ratio {inf['ratio_to_raw_ort']}) | ≥ 0.8 | {_when('inference')} |"))
     sc = _load("scale")
     if sc:
         for u in sc["by_users"]:
-            rows.append(f"| {u['users']:,} users, N=50 ({u['events']:,} events) | {u['events_per_s']:,} events/s, "
-                        f"JVM peak {u['jvm_peak_rss_mib']:,} MiB | | {_when('scale')} |")
+            out.append((f"scale-{u['users']}",
+                        f"| {u['users']:,} users, N=50 ({u['events']:,} events) | {u['events_per_s']:,} events/s, "
+                        f"JVM peak {u['jvm_peak_rss_mib']:,} MiB | | {_when('scale')} |"))
     ms = _load("model_speed")
     if ms:
         for name, rs in ms["by_variant"].items():
             best = max(rs, key=lambda x: x["rows_per_s"])
-            rows.append(f"| model {name} on {ms['provider']}: best batch {best['batch_size']} | "
-                        f"{best['rows_per_s']:,} rows/s | | {_when('model_speed')} |")
+            out.append((f"model-{name}", f"| model {name} on {ms['provider']}: best batch {best['batch_size']} | "
+                                         f"{best['rows_per_s']:,} rows/s | | {_when('model_speed')} |"))
+    f = _load("feature")
+    if f:
+        out.append(("feature", f"| per-user features only (no interactions, anomaly or item path), ML-100K replay, "
+                               f"p={f['events_per_s_parallelism']} | {f['events_per_s']:,} events/s (plain Python "
+                               f"{f['plain_python_events_per_s']:,}) | | {_when('feature')} |"))
     k = _load("kafka")
     if k:
-        rows.append(f"| from Kafka (tansu), features only | {k['kafka_events_per_s']:,} events/s "
-                    f"(file {k['file_events_per_s']:,}) | | {_when('kafka')} |")
+        out.append(("kafka", f"| from Kafka (tansu), features only | {k['kafka_events_per_s']:,} events/s "
+                             f"(file {k['file_events_per_s']:,}) | | {_when('kafka')} |"))
+    sv = _load("serving")
+    if sv:
+        b = sv.get("batch") or {}
+        out.append(("serving", f"| `recstream serve` over a {sv['users_in_store']:,}-user {sv['store']} store, load "
+                               f"generator on the same machine | {sv['requests_per_s']:,.0f} single-user GETs/s "
+                               f"(p99 {sv['p99_ms']} ms); {b.get('users_per_s', 0):,.0f} users/s in "
+                               f"{b.get('users_per_request')}-user batches | | {_when('serving')} |"))
     t = _load("train_time")
     if t:
         d = t["data"]
-        rows.append(f"| `recstream train`, default settings, {d['interactions']:,} interactions / {d['n_users']:,} users "
-                    f"(synthetic) | {t['wall_seconds'] / 60:.1f} min wall, best epoch {t['best_epoch']} of "
-                    f"{t['epochs_run']} | < {t['target_seconds'] // 60} min | {_when('train_time')} |")
-    return "\n".join(rows)
+        out.append(("train-time",
+                    f"| `recstream train`, default settings, {d['interactions']:,} interactions / {d['n_users']:,} "
+                    f"users (synthetic) | {t['wall_seconds'] / 60:.1f} min wall, best epoch {t['best_epoch']} of "
+                    f"{t['epochs_run']} | < {t['target_seconds'] // 60} min | {_when('train_time')} |"))
+    mq = _load("model_ml-100k")
+    if mq and "model" in mq:
+        base = mq.get("baselines", {})
+        others = ", ".join(f"{n} {b['hr@10']:.3f} / {b['ndcg@10']:.3f}" for n, b in base.items())
+        out.append(("model-quality", f"| interest model ({mq['model']['name']}) on ML-100K, sampled HR@10 / NDCG@10 | "
+                                     f"{mq['hr@10']:.3f} / {mq['ndcg@10']:.3f} ({others}) | | "
+                                     f"{_when('model_ml-100k')} |"))
+    return out
 
 
-def write_readme_table() -> None:
-    text = README.read_text()
-    block = f"{BEGIN}\n{table()}\n{END}"
-    if BEGIN in text and END in text:
-        head, rest = text.split(BEGIN, 1)
-        text = head + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip() + "\n\n## Results table\n\n" + block + "\n"
-    README.write_text(text)
+def _cardinality_rows() -> list[tuple[str, str]]:
+    c = _load("cardinality")
+    if not c or not c.get("runs"):
+        return []
+    top = max(r["users"] for r in c["runs"])
+    out = []
+    for scoring in (False, True):
+        runs = [r for r in c["runs"] if r["users"] == top and r["scoring"] == scoring]
+        if not runs:
+            continue
+        rates = " / ".join(f"{r['events_per_s']:,} ({r['layout']})" for r in runs)
+        out.append((f"cardinality-{'on' if scoring else 'off'}",
+                    f"| many users: uniform over {top:,} users, {runs[0]['events']:,} events, scoring "
+                    f"{'on' if scoring else 'off'} | {rates} events/s | ≥ 20,000 | {_when('cardinality')} |"))
+    lat = c.get("latency")
+    if lat:
+        out.append(("cardinality-latency", f"| many users: latency at 50% of the live maximum ({lat['rate_events_per_s']:,}/s, "
+                                           f"{lat['users']:,} users) | p50 {lat['p50_s']} s, p99 {lat['p99_s']} s | "
+                                           f"p99 < 1 s | {_when('cardinality')} |"))
+    return out
+
+
+def table(keys=None) -> str:
+    """The results table: every row, or the rows of ``keys`` in table order."""
+    body = [row for key, row in rows() if keys is None or key in keys]
+    return "\n".join(["| measure | result | target | file (measured) |", "|---|---|---|---|", *body])
+
+
+def full_block() -> str:
+    machine = machine_line()
+    return (machine + "\n\n" if machine else "") + table()
+
+
+def blocks() -> list[tuple[Path, str, str, str]]:
+    """(file, begin marker, end marker, generated text) for every generated table."""
+    return [(PERFORMANCE, BEGIN, END, full_block()), (README, HEADLINE_BEGIN, HEADLINE_END, table(HEADLINE))]
+
+
+def replace_block(text: str, begin: str, end: str, block: str) -> str:
+    if begin not in text or end not in text:
+        raise ValueError(f"markers {begin} ... {end} not found")
+    head, rest = text.split(begin, 1)
+    return f"{head}{begin}\n{block}\n{end}{rest.split(end, 1)[1]}"
+
+
+def write_tables() -> list[Path]:
+    """Rewrite every generated table in place; the files that changed."""
+    changed = []
+    for path, begin, end, block in blocks():
+        text = path.read_text()
+        new = replace_block(text, begin, end, block)
+        if new != text:
+            path.write_text(new)
+            changed.append(path)
+    return changed
 
 
 def main() -> None:
@@ -214,10 +296,11 @@ def main() -> None:
         r = _load(name)
         if r:
             made += fn(r)
-    write_readme_table()
     for p in made:
         print(p.relative_to(REPO))
-    print(f"{README.relative_to(REPO)}: results table rewritten")
+    changed = write_tables()
+    for path, *_ in blocks():
+        print(f"{path.relative_to(REPO)}: {'rewritten' if path in changed else 'unchanged'}")
 
 
 if __name__ == "__main__":

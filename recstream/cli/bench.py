@@ -2,7 +2,8 @@
 
 Each subcommand runs one ``bench/*_bench.py`` script with the arguments after it (``--help``
 shows the script's own options) and writes ``bench/results/<name>.json`` plus its plots;
-``report`` redraws every plot and rewrites the results table in ``bench/README.md``;
+``report`` redraws every plot and rewrites the generated tables of ``docs/performance.md`` and
+``README.md``;
 ``all`` runs e2e, scale and model, then report.
 """
 from __future__ import annotations
@@ -24,7 +25,7 @@ SCRIPTS = {
     "kafka": ("bench.kafka_bench", "the feature job from Kafka (tansu broker) vs from a file"),
     "train-time": ("bench.train_time_bench", "recstream train with default settings on ~300k interactions / 30k users"),
     "serving": ("bench.serving_bench", "recstream serve over a 1M-user store: single GETs and 100-user batch gets"),
-    "report": ("bench.report", "plots and the results table of bench/README.md from bench/results/*.json"),
+    "report": ("bench.report", "plots and the tables of docs/performance.md and README.md from bench/results/*.json"),
 }
 
 bench_app = typer.Typer(help="Benchmarks (bench/): results in bench/results/*.json, plots beside them.",

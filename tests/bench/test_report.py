@@ -1,4 +1,5 @@
-"""Benchmark report: the README table and the plots come from the result files."""
+"""Benchmark report: the performance tables (docs/performance.md, README.md) and the plots come from the
+result files, and the committed tables are what the committed results give."""
 import json
 
 import pytest
@@ -22,15 +23,18 @@ E2E = {
 @pytest.fixture
 def results(tmp_path, monkeypatch):
     (tmp_path / "e2e.json").write_text(json.dumps(E2E))
-    readme = tmp_path / "README.md"
-    readme.write_text(f"# Benchmarks\n\nintro\n\n{report.BEGIN}\nold table\n{report.END}\n\n## after\n")
+    perf = tmp_path / "README.md"
+    perf.write_text(f"# Benchmarks\n\nintro\n\n{report.BEGIN}\nold table\n{report.END}\n\n## after\n")
+    readme = tmp_path / "TOP.md"
+    readme.write_text(f"# recstream\n\n{report.HEADLINE_BEGIN}\n{report.HEADLINE_END}\n")
     monkeypatch.setattr(report, "RESULTS", tmp_path)
+    monkeypatch.setattr(report, "PERFORMANCE", perf)
     monkeypatch.setattr(report, "README", readme)
     return tmp_path
 
 
 def test_readme_table_is_rewritten_from_the_results_and_the_rest_kept(results):
-    report.write_readme_table()
+    report.write_tables()
     text = (results / "README.md").read_text()
     assert "old table" not in text and text.startswith("# Benchmarks\n\nintro") and text.endswith("## after\n")
     assert "| 4,321 events/s | ≥ 20,000 |" in text
@@ -40,11 +44,20 @@ def test_readme_table_is_rewritten_from_the_results_and_the_rest_kept(results):
     (results / "train_time.json").write_text(json.dumps({
         "data": {"interactions": 282639, "n_users": 30000}, "wall_seconds": 766.6, "best_epoch": 25,
         "epochs_run": 45, "target_seconds": 1800}))
-    report.write_readme_table()
+    report.write_tables()
     text = (results / "README.md").read_text()
     assert "282,639 interactions / 30,000 users (synthetic) | 12.8 min wall, best epoch 25 of 45 | < 30 min |" in text
-    report.write_readme_table()  # idempotent
+    assert report.write_tables() == []  # idempotent
     assert (results / "README.md").read_text() == text
+    top = (results / "TOP.md").read_text()
+    assert "| 4,321 events/s | ≥ 20,000 |" in top and "job / plain" not in top  # headline rows only
+
+
+def test_committed_tables_are_what_the_committed_results_give():
+    for path, begin, end, block in report.blocks():
+        text = path.read_text()
+        assert report.replace_block(text, begin, end, block) == text, (
+            f"{path.relative_to(report.REPO)} differs from bench/results/*.json: run `recstream bench report`")
 
 
 def test_cluster_layouts_lead_the_table_and_the_plot(results):
@@ -52,7 +65,7 @@ def test_cluster_layouts_lead_the_table_and_the_plot(results):
         "2x1": {"events_per_s": 21000, "taskmanagers": 2, "slots": 1},
         "1x2": {"events_per_s": 15000, "taskmanagers": 1, "slots": 2}})
     (results / "e2e.json").write_text(json.dumps(e2e))
-    report.write_readme_table()
+    report.write_tables()
     text = (results / "README.md").read_text()
     assert "standalone cluster 2 TaskManager(s) × 1 slot(s) | 21,000 events/s | ≥ 20,000 |" in text
     assert "standalone cluster 1 TaskManager(s) × 2 slot(s) | 15,000 events/s |  |" in text

@@ -1,0 +1,42 @@
+"""docs/configuration.md: the generated reference is what the config models give, and the hand-written
+table of main keys names only keys that exist."""
+from __future__ import annotations
+
+import re
+
+from recstream.config import load_config
+from tools import config_reference as ref
+
+KEYS = [key for key, _, _ in ref.leaves(load_config([], []))]
+
+
+def test_committed_reference_matches_the_config_models():
+    text = ref.PAGE.read_text()
+    assert ref.render(text) == text, "docs/configuration.md is stale: run `python -m tools.config_reference`"
+
+
+def test_every_leaf_key_is_documented():
+    text = ref.PAGE.read_text()
+    assert len(KEYS) > 150
+    assert [k for k in KEYS if f"| `{k}` |" not in text] == []
+
+
+def test_main_keys_table_names_existing_keys():
+    text = ref.PAGE.read_text()
+    table = text.split("## Main keys", 1)[1].split("## Reference", 1)[0]
+    named = []
+    for row in (line for line in table.splitlines() if line.startswith("| `")):
+        for token in re.findall(r"`([a-z_.{},*]+)`", row.split("|")[1]):
+            stem, _, group = token.partition("{")
+            group, _, tail = group.partition("}")
+            names = [stem + g + tail for g in group.split(",")] if group else [token.removesuffix(".*")]
+            named += [n for n in names if "." in n]
+    assert len(named) > 25
+    assert [n for n in named if not any(k == n or k.startswith(n + ".") for k in KEYS)] == []
+
+
+def test_types_and_defaults_render_without_the_checkout_path():
+    rows = {line.split("|")[1].strip(): line for line in ref.reference().splitlines() if line.startswith("| `")}
+    assert "| `model_export/demo` |" in rows["`model.path`"]  # the packaged model, relative to the checkout
+    assert "`sqlite` \\| `cassandra`" in rows["`store.kind`"]
+    assert "int (≥ 1)" in rows["`job.parallelism`"]
