@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import grimp
 import pytest
 
+grimp = pytest.importorskip("grimp", reason="import-linter (and grimp) are in the test extra")
 importlinter_api = pytest.importorskip("importlinter.api", reason="import-linter is in the test extra")
 
 ROOT = Path(__file__).resolve().parents[1]
