@@ -2,7 +2,8 @@
 
 Trains (or loads) the SASRec model, trains the GRU4Rec-style baseline with the
 same settings, scores the most-popular baseline, and evaluates all three on the
-identical leave-one-out test users and sampled negatives.
+identical leave-one-out test users and sampled negatives.  With an export
+directory its ONNX models (FP32 / FP16 / INT8) are scored on the same samples.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from model_export.train import TrainConfig, load_checkpoint, model_scorer, resol
 
 
 def run_benchmark(data: SequenceData, mcfg: ModelConfig, tcfg: TrainConfig, checkpoint: str | None = None,
-                  with_gru: bool = True, progress: bool = True, log=print) -> dict:
+                  with_gru: bool = True, progress: bool = True, log=print, onnx_dir: str | None = None) -> dict:
     """Return ``{"model": {...}, "baselines": {"most_popular": {...}, "gru": {...}}, ...}``."""
     split = leave_one_out(data.sequences)
     test_set = build_eval_set(split, data.n_items, "test", tcfg.seed, tcfg.max_eval_users)
@@ -45,6 +46,10 @@ def run_benchmark(data: SequenceData, mcfg: ModelConfig, tcfg: TrainConfig, chec
                                                                      data.n_items, item_features=feats), **trained}
     result["baselines"] = {"most_popular": evaluate_scorer(popularity_scorer(split, data.n_items, "test"),
                                                            test_set, data.n_items, item_features=feats)}
+    if onnx_dir:
+        from model_export.onnx_eval import evaluate_export
+
+        result["onnx"] = evaluate_export(onnx_dir, data, tcfg.seed, tcfg.max_eval_users, test_set)
     if with_gru:
         gcfg = replace(mcfg, encoder="gru", extra={})
         t0 = time.perf_counter()
@@ -68,6 +73,7 @@ def results_table(result: dict):
     for c in cols:
         t.add_column(c, justify="right")
     rows = [(result["model"]["name"] + " (project)", result["model"])]
+    rows += [(f"onnx {v}", m) for v, m in result.get("onnx", {}).items()]
     rows += list(result["baselines"].items())
     for name, m in rows:
         t.add_row(name, *[f"{m[c]:.4f}" if c in m else "-" for c in cols])

@@ -20,6 +20,7 @@ class DataKind(str, Enum):
     synthetic = "synthetic"
     ml100k = "ml-100k"
     sasrec = "sasrec"
+    s3rec = "s3rec"
 
 
 class Encoder(str, Enum):
@@ -28,7 +29,9 @@ class Encoder(str, Enum):
 
 
 class Loss(str, Enum):
+    auto = "auto"
     ce = "ce"
+    sampled = "sampled"
     bce = "bce"
 
 
@@ -45,7 +48,7 @@ def _load(data: DataKind, path: Optional[Path], seed: int, n_users: int, n_items
 
 def _configs(d, model: str, max_len: int, dim: int, blocks: int, heads: int, dropout: float, content: bool,
              epochs: int, seed: int, device: str, loss: str, lr: float, batch_size: int, eval_every: int,
-             patience: int):
+             patience: int, negatives: int = 1024, pop_mix: float = 0.5, amp: str = "auto", buckets: bool = True):
     from model_export.encoders import ModelConfig
     from model_export.train import TrainConfig, default_hparams
 
@@ -54,13 +57,16 @@ def _configs(d, model: str, max_len: int, dim: int, blocks: int, heads: int, dro
                        dropout=hp["dropout"] if dropout < 0 else dropout,
                        n_features=len(d.feature_names) if content and d.item_features else 0)
     tcfg = TrainConfig(epochs=epochs, seed=seed, device=device, loss=loss, lr=lr, batch_size=batch_size,
-                       eval_every=eval_every, patience=patience)
+                       eval_every=eval_every, patience=patience, n_negatives=negatives, neg_pop_mix=pop_mix, amp=amp,
+                       length_buckets=buckets)
     return mcfg, tcfg
 
 
 # Shared option declarations
-DATA = typer.Option(DataKind.synthetic, "--data", help="synthetic, ml-100k (directory) or sasrec (txt file)")
-PATH = typer.Option(None, "--path", help="data path (ml-100k directory or SASRec-format file)")
+DATA = typer.Option(DataKind.synthetic, "--data",
+                    help="synthetic, ml-100k (directory), sasrec ('user item' lines; S3-Rec lines detected) "
+                         "or s3rec ('user item item ...' lines)")
+PATH = typer.Option(None, "--path", help="data path (ml-100k directory, SASRec- or S3-Rec-format file)")
 MAX_LEN = typer.Option(0, "--max-len", help="sequence length N (0 = auto: 200 dense / 50 sparse)")
 DIM = typer.Option(50, "--dim", help="embedding size")
 EPOCHS = typer.Option(200, "--epochs", help="maximum epochs (early stopping on validation NDCG@10)")
@@ -70,7 +76,14 @@ BLOCKS = typer.Option(2, "--blocks")
 HEADS = typer.Option(1, "--heads")
 DROPOUT = typer.Option(-1.0, "--dropout", help="-1 = auto: 0.2 dense / 0.5 sparse")
 CONTENT = typer.Option(True, "--content/--no-content", help="add category/genre embeddings to item vectors")
-LOSS = typer.Option(Loss.ce, "--loss", help="ce (full softmax) or bce (paper: one sampled negative)")
+LOSS = typer.Option(Loss.auto, "--loss",
+                    help="auto (sampled above 5,000 items, else ce), ce (full softmax), sampled (sampled softmax "
+                         "with log-Q correction, shared negatives) or bce (paper: one sampled negative)")
+NEGATIVES = typer.Option(1024, "--negatives", help="sampled loss: negatives shared by each batch")
+POP_MIX = typer.Option(0.5, "--pop-mix", help="sampled loss: share of popularity sampling (rest uniform)")
+AMP = typer.Option("auto", "--amp", help="mixed precision: auto (on for CUDA), on, off")
+BUCKETS = typer.Option(True, "--length-buckets/--no-length-buckets",
+                       help="batch sequences of similar length together (faster on short sequences)")
 LR = typer.Option(1e-3, "--lr")
 BATCH = typer.Option(128, "--batch-size")
 EVAL_EVERY = typer.Option(5, "--eval-every", help="epochs between validation evaluations")
@@ -89,17 +102,39 @@ def train(
     device: str = DEVICE, blocks: int = BLOCKS, heads: int = HEADS, dropout: float = DROPOUT,
     content: bool = CONTENT, loss: Loss = LOSS, lr: float = LR, batch_size: int = BATCH,
     eval_every: int = EVAL_EVERY, patience: int = PATIENCE,
+    negatives: int = NEGATIVES, pop_mix: float = POP_MIX, amp: str = AMP, length_buckets: bool = BUCKETS,
+    resume: Optional[Path] = typer.Option(None, "--resume", help="continue the run whose state is in this "
+                                          "directory (its settings are used; --out is this directory)"),
     n_users: int = N_USERS, n_items: int = N_ITEMS, n_events: int = N_EVENTS,
 ) -> None:
-    """Train an interest model and save checkpoint.pt + meta.json to --out."""
-    from model_export.train import save_checkpoint, train_model
+    """Train an interest model; the best model so far (checkpoint.pt + meta.json) and the last state are
+    saved to --out during training."""
+    from model_export.losses import resolve_loss
+    from model_export.train import read_state_config, save_checkpoint, train_model
 
     d = _load(data, path, seed, n_users, n_items, n_events)
-    mcfg, tcfg = _configs(d, model.value, max_len, dim, blocks, heads, dropout, content, epochs, seed, device,
-                          loss.value, lr, batch_size, eval_every, patience)
+    if resume is not None:
+        try:
+            mcfg, tcfg = read_state_config(resume)
+        except FileNotFoundError as e:
+            raise typer.BadParameter(str(e), param_hint="--resume") from e
+        if epochs != EPOCHS.default:
+            tcfg.epochs = epochs
+        out = resume
+    else:
+        mcfg, tcfg = _configs(d, model.value, max_len, dim, blocks, heads, dropout, content, epochs, seed, device,
+                              loss.value, lr, batch_size, eval_every, patience, negatives, pop_mix, amp,
+                              length_buckets)
+    kind = resolve_loss(tcfg.loss, d.n_items)
+    detail = f" ({tcfg.n_negatives} shared negatives, pop-mix {tcfg.neg_pop_mix})" if kind == "sampled" else ""
     typer.echo(f"{d.name}: {len(d.sequences)} users, {d.n_items - 2} items, {d.n_interactions} interactions; "
-               f"model {mcfg.encoder} N={mcfg.max_len} D={mcfg.dim} dropout={mcfg.dropout}")
-    res = train_model(d, mcfg, tcfg, progress=True, log=typer.echo)
+               f"model {mcfg.encoder} N={mcfg.max_len} D={mcfg.dim} dropout={mcfg.dropout}; loss {kind}{detail}")
+    try:
+        res = train_model(d, mcfg, tcfg, progress=True, log=typer.echo, out_dir=out, resume=resume is not None)
+    except ValueError as e:
+        if resume is None:
+            raise
+        raise typer.BadParameter(str(e), param_hint="--resume") from e
     save_checkpoint(res, out)
     m = res.meta["metrics"]
     typer.echo(f"saved {out} | best epoch {res.meta['best_epoch']} | {res.meta['train_seconds']:.0f}s | "
@@ -114,11 +149,17 @@ def evaluate(
     max_len: int = MAX_LEN, dim: int = DIM, epochs: int = EPOCHS, seed: int = SEED, device: str = DEVICE,
     blocks: int = BLOCKS, heads: int = HEADS, dropout: float = DROPOUT, content: bool = CONTENT,
     loss: Loss = LOSS, lr: float = LR, batch_size: int = BATCH, eval_every: int = EVAL_EVERY,
-    patience: int = PATIENCE, gru: bool = typer.Option(True, "--gru/--no-gru", help="train the GRU baseline"),
+    patience: int = PATIENCE, negatives: int = NEGATIVES, pop_mix: float = POP_MIX, amp: str = AMP,
+    gru: Optional[bool] = typer.Option(None, "--gru/--no-gru",
+                                       help="train the GRU baseline (default: yes, except with --checkpoint)"),
+    onnx: Optional[Path] = typer.Option(None, "--onnx", help="also evaluate this export directory's ONNX "
+                                        "models (FP32 and any FP16/INT8) with the same protocol"),
     json_out: Optional[Path] = typer.Option(None, "--json", help="write the results as JSON here"),
     n_users: int = N_USERS, n_items: int = N_ITEMS, n_events: int = N_EVENTS,
 ) -> None:
     """SASRec protocol on a data set: HR@10/NDCG@10 (sampled and full) for the model and baselines."""
+    import sys
+
     from rich.console import Console
 
     from model_export.benchmark import results_table, run_benchmark
@@ -126,11 +167,16 @@ def evaluate(
 
     d = _load(data, path, seed, n_users, n_items, n_events)
     mcfg, tcfg = _configs(d, "sasrec", max_len, dim, blocks, heads, dropout, content, epochs, seed, device,
-                          loss.value, lr, batch_size, eval_every, patience)
-    res = run_benchmark(d, mcfg, tcfg, checkpoint=str(checkpoint) if checkpoint else None, with_gru=gru,
-                        log=typer.echo)
+                          loss.value, lr, batch_size, eval_every, patience, negatives, pop_mix, amp)
+    with_gru = (checkpoint is None) if gru is None else gru
+    try:
+        res = run_benchmark(d, mcfg, tcfg, checkpoint=str(checkpoint) if checkpoint else None, with_gru=with_gru,
+                            onnx_dir=str(onnx) if onnx else None, log=typer.echo)
+    except (FileNotFoundError, ValueError) as e:
+        raise typer.BadParameter(str(e), param_hint="--checkpoint / --onnx") from e
     res["machine"] = machine_info()
-    Console().print(results_table(res))
+    # Off a terminal rich would wrap the table at 80 columns; logs and pipes get it whole.
+    Console(width=None if sys.stdout.isatty() else 200).print(results_table(res))
     m = res["model"]
     typer.echo(f"HR@10 {m['hr@10']:.4f}  NDCG@10 {m['ndcg@10']:.4f}  "
                f"full_HR@10 {m['full_hr@10']:.4f}  full_NDCG@10 {m['full_ndcg@10']:.4f}")
@@ -147,7 +193,8 @@ def export(
     top_k: int = typer.Option(50, "--top-k", help="K of the in-graph TopK"),
     fp16: bool = typer.Option(False, "--fp16", help="also write model.fp16.onnx (for GPU) and measure it"),
     int8: bool = typer.Option(False, "--int8", help="also write a dynamic INT8 model.int8.onnx and measure it"),
-    data: Optional[DataKind] = typer.Option(None, "--data", help="data set to measure served HR@10 of variants"),
+    data: Optional[DataKind] = typer.Option(None, "--data", help="data set the checkpoint was trained on: the "
+                                            "PyTorch model and every ONNX variant are evaluated on its test split"),
     path: Optional[Path] = PATH, seed: int = SEED,
 ) -> None:
     """Export a checkpoint to ONNX (opset 17) with a PyTorch/ONNX Runtime parity check."""
@@ -158,18 +205,24 @@ def export(
         model, meta = load_checkpoint(checkpoint)
     except (FileNotFoundError, ValueError) as e:
         raise typer.BadParameter(str(e), param_hint="--checkpoint") from e
-    ev_in = ev_t = None
+    d = None
     if data is not None:
-        from model_export.split import leave_one_out
-
         d = _load(data, path, seed, 2000, 500, 40000)
         if d.item_ids != meta["item_ids"]:
             raise typer.BadParameter("data vocabulary differs from the checkpoint's", param_hint="--data")
-        sp = leave_one_out(d.sequences)
-        users = [u for u in sp.test if sp.train.get(u)]
-        ev_in, ev_t = [sp.test_input(u) for u in users], [sp.test[u] for u in users]
-    card = export_model(model, meta, out, top_k=top_k, fp16=fp16, int8=int8, eval_inputs=ev_in,
-                        eval_targets=ev_t, log=typer.echo)
+    card = export_model(model, meta, out, top_k=top_k, fp16=fp16, int8=int8, log=typer.echo)
+    if d is not None:
+        import sys
+
+        from rich.console import Console
+
+        from model_export.export import CARD_FILE
+        from model_export.onnx_eval import evaluate_checkpoint_and_export, evaluation_table
+
+        ev = evaluate_checkpoint_and_export(model, out, d, seed)
+        card["evaluation"] = ev
+        (out / CARD_FILE).write_text(json.dumps(card, indent=1))
+        Console(width=None if sys.stdout.isatty() else 200).print(evaluation_table(ev, d.name))
     typer.echo(f"exported {card['encoder']} N={card['max_len']} D={card['dim']} K={card['top_k']} to {out}")
 
 

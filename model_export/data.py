@@ -8,7 +8,10 @@ Three sources are supported:
   :func:`load_ml100k`;
 * the plain sequence format of the SASRec paper's public files (one
   ``user item`` pair per line, lines in time order per user, ids from 1) via
-  :func:`load_sasrec_txt`.
+  :func:`load_sasrec_txt`;
+* the S3-Rec format of the Amazon benchmark files (one line per user,
+  ``user item item ...`` in time order) via :func:`load_s3rec_txt`;
+  :func:`sniff_sequence_format` tells the two apart.
 
 All of them return a :class:`SequenceData`: a vocabulary in which index 0 is
 padding and index 1 the reserved unknown item, per-user sequences of item
@@ -53,6 +56,7 @@ class SequenceData:
     item_features: list[list[int]] | None = None
     feature_names: list[str] = field(default_factory=list)
     name: str = "data"
+    time_range: tuple[int, int] | None = None  # first/last event time (the source's unit) when it has times
 
     @property
     def n_items(self) -> int:
@@ -121,6 +125,7 @@ def sequences_from_events(
             categories[item] = str(cat)
     vocab = _Vocab()
     sequences: dict[str, list[int]] = {}
+    times = [t for rows in per_user.values() for t, _, _ in rows]
     for user in sorted(per_user):
         rows = sorted(per_user[user])
         seq = [vocab(item) for _, _, item in rows]
@@ -137,7 +142,8 @@ def sequences_from_events(
         for raw, idx in vocab.index.items():
             if raw in categories:
                 features[idx] = [cat_index[categories[raw]]]
-    return SequenceData(vocab.item_ids, sequences, features, names, name)
+    span = (min(times), max(times)) if times else None
+    return SequenceData(vocab.item_ids, sequences, features, names, name, span)
 
 
 def load_ml100k(path: str | Path, with_genres: bool = True) -> SequenceData:
@@ -179,7 +185,52 @@ def load_ml100k(path: str | Path, with_genres: bool = True) -> SequenceData:
                     continue
                 flags = parts[-19:]
                 features[idx] = [g + 1 for g, f in enumerate(flags) if f.strip() == "1"]
-    return SequenceData(vocab.item_ids, sequences, features, names, "ml-100k")
+    times = [t for r in rows.values() for t, _, _ in r]
+    span = (min(times), max(times)) if times else None
+    return SequenceData(vocab.item_ids, sequences, features, names, "ml-100k", span)
+
+
+def sniff_sequence_format(path: str | Path, lines: int = 50) -> str:
+    """``"s3rec"`` if any of the first non-empty lines holds more than two ids, else ``"sasrec"``."""
+    with open(path) as fh:
+        seen = 0
+        for line in fh:
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) > 2:
+                return "s3rec"
+            seen += 1
+            if seen >= lines:
+                break
+    return "sasrec"
+
+
+def load_s3rec_txt(path: str | Path) -> SequenceData:
+    """Read the S3-Rec format: ``user item item ...`` per line, items in time order, ids from 1.
+
+    A user appearing on several lines gets the lines concatenated in file order.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: S3-Rec-format sequence file not found")
+    rows: list[tuple[str, list[str]]] = []
+    with open(path) as fh:
+        for n, line in enumerate(fh, 1):
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) < 2:
+                raise ValueError(f"{path}:{n}: expected 'user item [item ...]', got {line!r}")
+            rows.append((parts[0], parts[1:]))
+    vocab = _Vocab()
+    for item in sorted({i for _, items in rows for i in items}, key=_numeric_key):
+        vocab(item)
+    sequences: dict[str, list[int]] = {}
+    for user, items in rows:
+        sequences.setdefault(user, []).extend(vocab.index[i] for i in items)
+    sequences = {u: sequences[u] for u in sorted(sequences, key=_numeric_key)}
+    return SequenceData(vocab.item_ids, sequences, None, [], path.stem)
 
 
 def load_sasrec_txt(path: str | Path) -> SequenceData:
@@ -212,18 +263,26 @@ def _numeric_key(x: str):
 
 
 def load_dataset(kind: str, path: str | Path | None = None, **kwargs) -> SequenceData:
-    """Load ``kind`` in {"synthetic", "ml-100k", "sasrec"} (``path`` for the last two)."""
+    """Load ``kind`` in {"synthetic", "ml-100k", "sasrec", "s3rec"} (``path`` for the last three).
+
+    ``sasrec`` reads either text format: a file whose lines hold more than two ids
+    is read as S3-Rec.
+    """
     if kind == "ml-100k":
         return load_ml100k(path or "/work/shared/data/ml-100k")
-    if kind == "sasrec":
+    if kind in ("sasrec", "s3rec"):
         if path is None:
-            raise ValueError("--path is required for --data sasrec")
+            raise ValueError(f"--path is required for --data {kind}")
+        if not Path(path).exists():
+            raise FileNotFoundError(f"{path}: sequence file not found")
+        if kind == "s3rec" or sniff_sequence_format(path) == "s3rec":
+            return load_s3rec_txt(path)
         return load_sasrec_txt(path)
     if kind == "synthetic":
         from model_export.synthetic import synthetic_events
 
         return sequences_from_events(synthetic_events(**kwargs), name="synthetic")
-    raise ValueError(f"unknown data kind {kind!r}; expected synthetic, ml-100k or sasrec")
+    raise ValueError(f"unknown data kind {kind!r}; expected synthetic, ml-100k, sasrec or s3rec")
 
 
 def left_pad(seqs: Iterable[Iterable[int]], max_len: int):

@@ -3,7 +3,8 @@
 For every evaluable user (at most 10,000, seeded sample) the held-out target is
 ranked (a) against 100 sampled non-interacted items (HR@10 / NDCG@10, the
 paper's protocol) and (b) against the whole catalogue with the items already in
-the input sequence removed (``full_hr@10`` / ``full_ndcg@10``).  The full-ranking
+the input sequence removed (``full_hr@10`` / ``full_ndcg@10``).  Each of the four
+comes with its standard error over users (``*_se`` = std / sqrt(n)).  The full-ranking
 top-10 lists also give catalogue coverage and diversity (normalised entropy of
 recommendation counts; intra-list category diversity when items have
 categories).  The same users and negatives are used for every scorer, so the
@@ -88,6 +89,10 @@ def evaluate_scorer(scorer: Scorer, es: EvalSet, n_items: int, k: int = 10, batc
         f"ndcg@{k}": metrics.ndcg(s, k),
         f"full_hr@{k}": metrics.hit_rate(f, k),
         f"full_ndcg@{k}": metrics.ndcg(f, k),
+        f"hr@{k}_se": metrics.standard_error(s < k),
+        f"ndcg@{k}_se": metrics.standard_error(metrics.ndcg_gains(s, k)),
+        f"full_hr@{k}_se": metrics.standard_error(f < k),
+        f"full_ndcg@{k}_se": metrics.standard_error(metrics.ndcg_gains(f, k)),
         f"coverage@{k}": metrics.coverage(top_lists, n_catalog),
         f"diversity@{k}": metrics.entropy_diversity(top_lists, n_catalog),
         "n_users": len(es.users),

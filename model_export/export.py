@@ -7,7 +7,9 @@ most recent item last; fixed N, dynamic batch) and returns ``embedding``
 the graph; padding and unknown indices are masked to ``-inf`` before TopK.
 
 Written files: ``model.onnx``, ``vocab.json`` (``item_ids``, ``popularity``),
-``model.json`` (model card), and optionally ``model.fp16.onnx`` /
+``model.json`` (model card, including ``training_data``: data set name, item,
+user and interaction counts and event-time range when the source had times),
+and optionally ``model.fp16.onnx`` /
 ``model.int8.onnx`` with their measured accuracy change and CPU speed-up.
 """
 
@@ -169,6 +171,18 @@ def _io_spec(path: Path) -> tuple[list, list]:
     return [spec(v) for v in m.graph.input], [spec(v) for v in m.graph.output]
 
 
+def training_data(meta: dict) -> dict:
+    """What the model was trained on, for the model card (``time_range`` in the source's time unit, or None)."""
+    span = meta.get("time_range")
+    return {
+        "dataset": meta.get("dataset"),
+        "n_items": len(meta["item_ids"]) - N_RESERVED if meta.get("item_ids") else None,
+        "n_users": meta.get("n_users"),
+        "n_interactions": meta.get("n_interactions"),
+        "time_range": {"first": span[0], "last": span[1]} if span else None,
+    }
+
+
 def export_model(model: InterestNet, meta: dict, out_dir: str | Path, top_k: int = 50, fp16: bool = False,
                  int8: bool = False, eval_inputs: list[list[int]] | None = None,
                  eval_targets: list[int] | None = None, log=print) -> dict:
@@ -232,6 +246,7 @@ def export_model(model: InterestNet, meta: dict, out_dir: str | Path, top_k: int
         "metrics": meta.get("metrics", {}),
         "dataset": meta.get("dataset"),
         "data_hash": meta.get("data_hash"),
+        "training_data": training_data(meta),
         "model_config": cfg.to_dict(),
         "parity": parity,
         "variants": variants,

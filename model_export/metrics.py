@@ -1,4 +1,4 @@
-"""Ranking metrics: HR@K, NDCG@K from 0-based ranks, catalog coverage and diversity."""
+"""Ranking metrics: HR@K, NDCG@K from 0-based ranks, their standard errors, catalog coverage and diversity."""
 
 from __future__ import annotations
 
@@ -13,13 +13,22 @@ def hit_rate(ranks: Sequence[int] | np.ndarray, k: int = 10) -> float:
     return float(np.mean(r < k)) if r.size else 0.0
 
 
-def ndcg(ranks: Sequence[int] | np.ndarray, k: int = 10) -> float:
-    """Mean NDCG@k with a single relevant item: ``1/log2(rank+2)`` if ``rank < k``."""
+def ndcg_gains(ranks: Sequence[int] | np.ndarray, k: int = 10) -> np.ndarray:
+    """Per-target NDCG@k with a single relevant item: ``1/log2(rank+2)`` if ``rank < k``, else 0."""
     r = np.asarray(ranks, dtype=np.float64)
-    if not r.size:
-        return 0.0
-    gains = np.where(r < k, 1.0 / np.log2(r + 2.0), 0.0)
-    return float(gains.mean())
+    return np.where(r < k, 1.0 / np.log2(r + 2.0), 0.0)
+
+
+def ndcg(ranks: Sequence[int] | np.ndarray, k: int = 10) -> float:
+    """Mean NDCG@k with a single relevant item."""
+    gains = ndcg_gains(ranks, k)
+    return float(gains.mean()) if gains.size else 0.0
+
+
+def standard_error(values: Sequence[float] | np.ndarray) -> float:
+    """Standard error of the mean over users: sample std / sqrt(n) (0 for fewer than 2 values)."""
+    v = np.asarray(values, dtype=np.float64)
+    return float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1 else 0.0
 
 
 def rank_of_target(scores: np.ndarray, target_col: int = 0) -> np.ndarray:

@@ -132,6 +132,20 @@ class InterestModel:
             if o.type != typ or len(o.shape) != 2 or o.shape[1] != width:
                 fail(f"{name} {o.type} {o.shape}")
 
+    @property
+    def training_data(self) -> dict:
+        """The model card's ``training_data`` (data set, n_items, n_users, n_interactions, time_range); {} if absent."""
+        return dict(self.card.get("training_data") or {})
+
+    def unknown_items(self, item_ids: Iterable[str]) -> int:
+        """How many of ``item_ids`` (raw ids, repeats counted) are not in the model's vocabulary."""
+        return sum(1 for x in item_ids if str(x) not in self.index)
+
+    def mostly_unknown(self, item_ids: Iterable[str], share: float = 0.5) -> bool:
+        """True when more than ``share`` of a non-empty ``item_ids`` is unknown to the model."""
+        items = list(item_ids)
+        return bool(items) and self.unknown_items(items) > share * len(items)
+
     def encode_sequences(self, sequences: Iterable[Iterable[str]]) -> np.ndarray:
         """Raw item-id lists -> ``[B, max_len]`` int64 (unknown -> 1, last ``max_len`` kept, left-padded)."""
         rows = []

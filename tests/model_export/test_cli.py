@@ -40,3 +40,43 @@ def test_cli_evaluate_train_export(tmp_path):
     assert json.loads((tmp_path / "ex" / "model.json").read_text())["top_k"] == 5
     r = CliRunner().invoke(app, ["evaluate", "--data", "sasrec", "--path", str(tmp_path / "missing.txt")])
     assert r.exit_code != 0 and "missing.txt" in r.output
+
+
+def _s3rec_file(path):
+    from model_export.data import sequences_from_events
+
+    d = sequences_from_events(fallback_events(seed=5, n_users=150, n_items=400, n_events=3000))
+    lines = [" ".join([str(int(u[1:]) + 1)] + [str(int(d.item_ids[i][1:]) + 1) for i in s])
+             for u, s in d.sequences.items()]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_cli_s3rec_train_resume_and_checkpoint_evaluation(tmp_path):
+    f = tmp_path / "Tiny_s3rec.txt"
+    _s3rec_file(f)
+    ck = tmp_path / "ck"
+    common = ["--dim", "8", "--max-len", "10", "--eval-every", "1"]
+    r = CliRunner().invoke(app, ["train", "--data", "s3rec", "--path", str(f), "--epochs", "1", "--out", str(ck),
+                                 "--loss", "sampled", "--negatives", "32", *common])
+    assert r.exit_code == 0, r.output
+    assert "loss sampled (32 shared negatives" in r.output and "epoch 1/1 | loss " in r.output
+    r = CliRunner().invoke(app, ["train", "--data", "s3rec", "--path", str(f), "--resume", str(ck), "--epochs", "2"])
+    assert r.exit_code == 0, r.output
+    assert "resuming from" in r.output and "epoch 2/2 | loss " in r.output and "epoch 1/" not in r.output
+    assert json.loads((ck / "meta.json").read_text())["epochs_run"] == 2
+    r = CliRunner().invoke(app, ["train", "--data", "s3rec", "--path", str(f), "--resume", str(tmp_path / "none")])
+    assert r.exit_code != 0 and "state.pt" in r.output
+    ex = tmp_path / "ex"
+    r = CliRunner().invoke(app, ["export", "--checkpoint", str(ck), "--out", str(ex), "--top-k", "5", "--int8",
+                                 "--data", "s3rec", "--path", str(f)])
+    assert r.exit_code == 0, r.output
+    ev = json.loads((ex / "model.json").read_text())["evaluation"]
+    assert set(ev) == {"pytorch", "fp32", "int8"}
+    # evaluate on a checkpoint: that model only (no GRU training), ONNX alongside, table not cut at 80 columns
+    r = CliRunner().invoke(app, ["evaluate", "--data", "s3rec", "--path", str(f), "--checkpoint", str(ck),
+                                 "--onnx", str(ex), "--json", str(tmp_path / "r.json"), *common])
+    assert r.exit_code == 0, r.output
+    res = json.loads((tmp_path / "r.json").read_text())
+    assert set(res["baselines"]) == {"most_popular"} and set(res["onnx"]) == {"fp32", "int8"}
+    assert "epoch " not in r.output
+    assert "full_ndcg@10" in r.output and max(len(ln) for ln in r.output.splitlines()) > 80

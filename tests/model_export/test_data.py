@@ -58,3 +58,34 @@ def test_left_pad_truncates_and_pads():
     x = left_pad([[5, 6, 7], [], [2, 3, 4, 5, 6, 7]], 4)
     assert x.tolist() == [[0, 5, 6, 7], [0, 0, 0, 0], [4, 5, 6, 7]]
     assert x.dtype.name == "int64" and UNK_INDEX == 1
+
+
+def test_s3rec_txt_and_format_detection(tmp_path):
+    from model_export.data import load_s3rec_txt, sniff_sequence_format
+
+    f = tmp_path / "Tiny.txt"
+    f.write_text("1 3 1 2\n2 2 10\n\n1 5\n")
+    d = load_s3rec_txt(f)
+    assert d.item_ids == ["<pad>", "<unk>", "1", "2", "3", "5", "10"]
+    raw = {u: [d.item_ids[i] for i in s] for u, s in d.sequences.items()}
+    assert raw == {"1": ["3", "1", "2", "5"], "2": ["2", "10"]}
+    assert d.n_interactions == 6 and d.name == "Tiny" and d.time_range is None
+    assert sniff_sequence_format(f) == "s3rec"
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text("1 3\n1 1\n2 2\n")
+    assert sniff_sequence_format(pairs) == "sasrec"
+    assert load_dataset("sasrec", f).sequences == d.sequences  # the sasrec kind reads S3-Rec lines too
+    assert load_dataset("s3rec", f).sequences == d.sequences
+    assert load_dataset("sasrec", pairs).sequences == load_sasrec_txt(pairs).sequences
+    (tmp_path / "bad.txt").write_text("1 2 3\n7\n")
+    with pytest.raises(ValueError, match="bad.txt:2"):
+        load_s3rec_txt(tmp_path / "bad.txt")
+    with pytest.raises(FileNotFoundError, match="nope.txt"):
+        load_dataset("s3rec", tmp_path / "nope.txt")
+
+
+def test_time_range_from_timed_sources(tmp_path):
+    (tmp_path / "u.data").write_text("1\t20\t5\t300\n2\t10\t3\t100\n")
+    assert load_ml100k(tmp_path).time_range == (100, 300)
+    evs = [{"user_id": "u", "item_id": "a", "event_time": 7}, {"user_id": "u", "item_id": "b", "event_time": 3}]
+    assert sequences_from_events(evs).time_range == (3, 7)

@@ -155,3 +155,29 @@ def test_spinning_and_thread_settings_do_not_change_results(tiny_export):
         got = m.recommend(seqs)
         np.testing.assert_allclose(got[0], want[0], atol=1e-6)
         assert (got[2] == want[2]).all()
+
+
+def test_card_records_training_data_and_runtime_counts_unknown_items(tiny_export, tiny_data):
+    out, card = tiny_export
+    td = card["training_data"]
+    assert td["n_items"] == tiny_data.n_items - 2 and td["n_users"] == len(tiny_data.sequences)
+    assert [td["time_range"]["first"], td["time_range"]["last"]] == list(tiny_data.time_range)
+    m = InterestModel.load(out, providers=["CPUExecutionProvider"])
+    assert m.training_data == td
+    known = tiny_data.item_ids[2]
+    assert m.unknown_items([known, "nope", "nope", "<unk>"]) == 3  # reserved tokens are not items
+    assert m.unknown_items([]) == 0
+    assert m.mostly_unknown(["nope", "nope2", known]) and not m.mostly_unknown([known, "nope"])
+    assert not m.mostly_unknown([])
+
+
+def test_onnx_variants_evaluated_with_the_pytorch_protocol(tiny_export, tiny_trained, tiny_data):
+    from model_export.onnx_eval import evaluate_checkpoint_and_export
+
+    out, _ = tiny_export
+    ev = evaluate_checkpoint_and_export(tiny_trained.model.cpu(), out, tiny_data, seed=0)
+    assert set(ev) == {"pytorch", "fp32", "int8"}
+    for k in ("hr@10", "ndcg@10", "full_hr@10", "full_ndcg@10"):
+        assert ev["fp32"][k] == pytest.approx(ev["pytorch"][k], abs=0.01), k
+        assert 0.0 <= ev["int8"][k] <= 1.0
+    assert ev["fp32"]["n_users"] == ev["pytorch"]["n_users"] > 0

@@ -32,3 +32,10 @@ def test_coverage_and_diversity():
     feats = [[], [], [1], [1], [2]]
     # pairs (2,3): same genre -> 0; (2,4): disjoint -> 1
     assert metrics.intra_list_diversity(lists, feats) == pytest.approx(0.5)
+
+
+def test_standard_error_over_users():
+    hits = np.array([1, 0, 1, 1])
+    assert metrics.standard_error(hits) == pytest.approx(np.std(hits, ddof=1) / 2)
+    assert metrics.standard_error([0.5]) == 0.0
+    assert metrics.ndcg_gains([0, 10], 10).tolist() == [1.0, 0.0]
