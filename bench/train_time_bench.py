@@ -7,7 +7,9 @@ For each data set, runs ``recstream train --data s3rec --path FILE`` exactly as 
 (default model, loss, epochs, early stopping) in a subprocess and times the whole command; then
 the same command with ``--loss ce`` (full softmax) for a fixed epoch budget (``--ce-epochs``,
 0 = skip), on the same split and the same evaluation negatives.  ``--ml100k`` adds ML-100K with
-``--loss sampled`` and ``--loss ce`` (both early-stopped; auto picks ce there).
+``--loss sampled`` and ``--loss ce`` (both early-stopped; auto picks ce there).  ``--onnx`` exports
+each default model (FP32, FP16, INT8) and evaluates the PyTorch model and every ONNX variant on the
+same test users and negatives (``recstream export --fp16 --int8 --data ...``).
 Writes ``bench/results/train_time.json``: per run ``n_users, n_items, n_interactions, loss, wall_s,
 seconds_per_epoch, epochs, best_epoch, test {hr@10, ndcg@10, full_hr@10, full_ndcg@10}`` with
 standard errors over users, the load average sampled during the run, and per data set the
@@ -62,8 +64,10 @@ class LoadSampler:
         return {"mean_1min": round(sum(s) / len(s), 2), "max_1min": round(max(s), 2), "samples": len(s)}
 
 
-def run_train(args: list[str], log_path: Path) -> dict:
-    """Run ``recstream train ARGS`` (stdout to ``log_path``), return the run's figures."""
+def run_train(args: list[str], log_path: Path, data_args: list[str] | None = None) -> dict:
+    """Run ``recstream train ARGS`` (stdout to ``log_path``), return the run's figures.
+
+    With ``data_args`` the checkpoint is also exported and evaluated as ONNX (see ``--onnx``)."""
     with tempfile.TemporaryDirectory(prefix="recstream-train-time-") as tmp:
         ckpt = Path(tmp) / "ckpt"
         cmd = [sys.executable, "-m", "recstream", "train", *args, "--out", str(ckpt)]
@@ -75,6 +79,7 @@ def run_train(args: list[str], log_path: Path) -> dict:
         if proc.returncode != 0:
             raise SystemExit(f"recstream train failed ({proc.returncode}); log: {log_path}")
         meta = json.loads((ckpt / "meta.json").read_text())
+        onnx = export_and_evaluate(ckpt, Path(tmp) / "export", data_args, log_path) if data_args else None
     secs = sorted(meta["epoch_seconds"])
     m = meta["metrics"]
     return {
@@ -100,6 +105,26 @@ def run_train(args: list[str], log_path: Path) -> dict:
         "device": meta["device"],
         "load_average": load.summary(),
         "log": str(log_path),
+        **({"onnx_evaluation": onnx} if onnx else {}),
+    }
+
+
+def export_and_evaluate(ckpt: Path, out: Path, data_args: list[str], log_path: Path) -> dict:
+    """``recstream export --fp16 --int8 --data ...``: the card's side-by-side evaluation and variant speeds."""
+    cmd = [sys.executable, "-m", "recstream", "export", "--checkpoint", str(ckpt), "--out", str(out), "--fp16",
+           "--int8", *data_args]
+    with open(log_path.with_suffix(".export.log"), "w") as logf:
+        proc = subprocess.run(cmd, cwd=REPO, stdout=logf, stderr=subprocess.STDOUT, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(f"recstream export failed ({proc.returncode}); log: {log_path.with_suffix('.export.log')}")
+    card = json.loads((out / "model.json").read_text())
+    keep = ("size_bytes", "cpu_ms_batch1", "fp32_cpu_ms_batch1", "cpu_ms_batch64", "fp32_cpu_ms_batch64",
+            "topk_overlap_vs_fp32", "cpu_error")
+    return {
+        "metrics": {name: {k: (round(v, 4) if isinstance(v, float) else v) for k, v in m.items()
+                           if k in (*METRICS, "n_users", "error")} for name, m in card["evaluation"].items()},
+        "variants": {name: {k: v for k, v in m.items() if k in keep} for name, m in card["variants"].items()},
+        "fp32_size_bytes": (out / "model.onnx").stat().st_size,
     }
 
 
@@ -120,6 +145,7 @@ def main(argv=None) -> dict:
     ap.add_argument("--ce-epochs", type=int, default=20, help="full-CE epoch budget for comparison (0 = skip)")
     ap.add_argument("--ml100k", action="store_true", help="also ML-100K with --loss sampled and --loss ce")
     ap.add_argument("--ml100k-path", type=Path, default=REPO.parent / "shared" / "data" / "ml-100k")
+    ap.add_argument("--onnx", action="store_true", help="export each default model and evaluate its ONNX variants")
     ap.add_argument("--logs", type=Path, default=Path(tempfile.gettempdir()) / "recstream-train-time-logs")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "train_time.json")
     args = ap.parse_args(argv)
@@ -130,8 +156,9 @@ def main(argv=None) -> dict:
         path = args.data_dir / f"{name}.txt"
         if not path.exists():
             raise SystemExit(f"{path}: not found (see --data-dir)")
-        entry = {"file": path.name, "default": run_train(["--data", "s3rec", "--path", str(path)],
-                                                         args.logs / f"{name}-default.log")}
+        data_args = ["--data", "s3rec", "--path", str(path)]
+        entry = {"file": path.name, "default": run_train(data_args, args.logs / f"{name}-default.log",
+                                                         data_args if args.onnx else None)}
         if args.ce_epochs:
             entry["ce_fixed_budget"] = run_train(["--data", "s3rec", "--path", str(path), "--loss", "ce", "--epochs",
                                                   str(args.ce_epochs)], args.logs / f"{name}-ce.log")

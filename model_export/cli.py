@@ -48,7 +48,8 @@ def _load(data: DataKind, path: Optional[Path], seed: int, n_users: int, n_items
 
 def _configs(d, model: str, max_len: int, dim: int, blocks: int, heads: int, dropout: float, content: bool,
              epochs: int, seed: int, device: str, loss: str, lr: float, batch_size: int, eval_every: int,
-             patience: int, negatives: int = 1024, pop_mix: float = 0.5, amp: str = "auto", buckets: bool = True):
+             patience: int, negatives: int = 1024, pop_mix: float = 0.5, amp: str = "auto", buckets: bool = True,
+             threads: int = 1):
     from model_export.encoders import ModelConfig
     from model_export.train import TrainConfig, default_hparams
 
@@ -58,7 +59,7 @@ def _configs(d, model: str, max_len: int, dim: int, blocks: int, heads: int, dro
                        n_features=len(d.feature_names) if content and d.item_features else 0)
     tcfg = TrainConfig(epochs=epochs, seed=seed, device=device, loss=loss, lr=lr, batch_size=batch_size,
                        eval_every=eval_every, patience=patience, n_negatives=negatives, neg_pop_mix=pop_mix, amp=amp,
-                       length_buckets=buckets)
+                       length_buckets=buckets, threads=threads)
     return mcfg, tcfg
 
 
@@ -82,6 +83,7 @@ LOSS = typer.Option(Loss.auto, "--loss",
 NEGATIVES = typer.Option(1024, "--negatives", help="sampled loss: negatives shared by each batch")
 POP_MIX = typer.Option(0.5, "--pop-mix", help="sampled loss: share of popularity sampling (rest uniform)")
 AMP = typer.Option("auto", "--amp", help="mixed precision: auto (on for CUDA), on, off")
+THREADS = typer.Option(1, "--threads", help="torch intra-op threads (0 = torch's default)")
 BUCKETS = typer.Option(True, "--length-buckets/--no-length-buckets",
                        help="batch sequences of similar length together (faster on short sequences)")
 LR = typer.Option(1e-3, "--lr")
@@ -103,12 +105,11 @@ def train(
     content: bool = CONTENT, loss: Loss = LOSS, lr: float = LR, batch_size: int = BATCH,
     eval_every: int = EVAL_EVERY, patience: int = PATIENCE,
     negatives: int = NEGATIVES, pop_mix: float = POP_MIX, amp: str = AMP, length_buckets: bool = BUCKETS,
-    resume: Optional[Path] = typer.Option(None, "--resume", help="continue the run whose state is in this "
+    threads: int = THREADS, resume: Optional[Path] = typer.Option(None, "--resume", help="continue the run whose state is in this "
                                           "directory (its settings are used; --out is this directory)"),
     n_users: int = N_USERS, n_items: int = N_ITEMS, n_events: int = N_EVENTS,
 ) -> None:
-    """Train an interest model; the best model so far (checkpoint.pt + meta.json) and the last state are
-    saved to --out during training."""
+    """Train an interest model, saving the best model so far and the last state to --out as it goes."""
     from model_export.losses import resolve_loss
     from model_export.train import read_state_config, save_checkpoint, train_model
 
@@ -124,7 +125,7 @@ def train(
     else:
         mcfg, tcfg = _configs(d, model.value, max_len, dim, blocks, heads, dropout, content, epochs, seed, device,
                               loss.value, lr, batch_size, eval_every, patience, negatives, pop_mix, amp,
-                              length_buckets)
+                              length_buckets, threads)
     kind = resolve_loss(tcfg.loss, d.n_items)
     detail = f" ({tcfg.n_negatives} shared negatives, pop-mix {tcfg.neg_pop_mix})" if kind == "sampled" else ""
     typer.echo(f"{d.name}: {len(d.sequences)} users, {d.n_items - 2} items, {d.n_interactions} interactions; "

@@ -53,7 +53,9 @@ class TrainConfig:
     patience: int = 4  # evaluations without improvement before stopping
     device: str = "auto"
     amp: str = "auto"  # auto (on for CUDA), on, off
-    threads: int = 2
+    # One intra-op thread: the batches are small, and on a shared 2-core box two OpenMP threads stall
+    # each other whenever the machine is oversubscribed (docs/model.md has the measurements).
+    threads: int = 1
     max_eval_users: int = 10_000
 
 
