@@ -5,7 +5,8 @@ Graph::
     source (raw payloads) ─ Flink SQL (Java): bucket = |HASH_CODE(JSON_VALUE(payload, user_id))| mod B, TUMBLE per bucket
         └─ validate + fold each user into its UserState (Python, one call per bucket batch, MapState per user)
               ├─ dead letters: invalid + late events ─→ dead-letter writer
-              └─ feature rows ────────────────────────→ store writer
+              ├─ feature rows ────────────────────────→ feature writer
+              └─ score inputs (model on): pandas UDF (ONNX) → drift (keyed by bucket) → score writer
 
 Why micro-batches in Java before any Python: on a 2-core box a PyFlink Python
 function costs ~50 µs per call in thread mode before it does any work (measured,
@@ -151,8 +152,8 @@ def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str,
     from pyflink.datastream.connectors import Sink
 
     from udfs.flink.fold import FoldUserBuckets
-    from udfs.flink.sink import DeadLetterWriter, FeatureWriter
-    from udfs.flink.types import BUCKET_ROWS, DEAD_TAG
+    from udfs.flink.sink import DeadLetterWriter, FeatureWriter, ScoreWriter
+    from udfs.flink.types import BUCKET_ROWS, DEAD_TAG, SCORE_TAG
 
     t_env.get_config().set("table.exec.resource.default-parallelism", str(source_parallelism))
     params = cfg.features.params()
@@ -185,14 +186,15 @@ def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str,
 
         attach_item_features(t_env, cfg, features.get_side_output(ITEM_TAG), store, run_id, bounded,
                              cfg.job.parallelism)
-    rows = features
-    if scoring:
-        # cold-start users get the item path's popular list, read from the store, when the item path runs
-        rows = attach_scoring(t_env, cfg, features, store if options.emit_items else None)
-
     discard = Sink(DISCARD)
     writers = writer_parallelism(cfg)
-    (rows.map(FeatureWriter(store, run_id), output_type=Types.INT())
+    if scoring:
+        # cold-start users get the item path's popular list, read from the store, when the item path runs
+        scored = attach_scoring(t_env, cfg, features.get_side_output(SCORE_TAG), store if options.emit_items else None)
+        (scored.map(ScoreWriter(store, run_id), output_type=Types.INT())
+         .name("store-scores").uid("store-scores").set_parallelism(writers)
+         .sink_to(discard).name("discard-scores"))
+    (features.map(FeatureWriter(store, run_id), output_type=Types.INT())
      .name("store-features").uid("store-features").set_parallelism(writers)
      .sink_to(discard).name("discard-features"))
     (dead.map(DeadLetterWriter(store, run_id), output_type=Types.INT())
@@ -201,10 +203,12 @@ def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str,
     return features
 
 
-def attach_scoring(t_env, cfg: RecstreamConfig, features, popular_store: dict | None = None):
-    """bucket batches → pandas UDF (ONNX interest model on Arrow batches of bucket batches) →
-    keyed drift (per bucket) → scored bucket batches. ``popular_store``: store spec whose
-    ``popular_items`` list serves cold-start users."""
+def attach_scoring(t_env, cfg: RecstreamConfig, score_inputs, popular_store: dict | None = None):
+    """The fold's score side output (score-key and score-input lines per bucket batch) → pandas UDF
+    (ONNX interest model on Arrow batches of bucket batches) → keyed drift (per bucket) → scored
+    bucket batches. The features never travel this path: it carries the short score lines only,
+    so the feature rows go from the fold to their writer without crossing into Java and back.
+    ``popular_store``: store spec whose ``popular_items`` list serves cold-start users."""
     from pyflink.common import Types
     from pyflink.table import DataTypes
     from pyflink.table.expressions import col
@@ -223,8 +227,8 @@ def attach_scoring(t_env, cfg: RecstreamConfig, features, popular_store: dict | 
     score = udf(ScoreUsers(str(model_dir), model.provider, model.gpu_mem_limit_mb, model.cold_start_min_events,
                            model.threads, popular_store, model.spin, model.batch_size),
                 result_type=DataTypes.STRING(), func_type="pandas")
-    table = t_env.from_data_stream(features)
-    scored = table.select(col("bucket"), col("batch_start_ms"), col("n_users"), col("users"),
+    table = t_env.from_data_stream(score_inputs)
+    scored = table.select(col("bucket"), col("folded_ms"), col("n_users"), col("keys"),
                           score(col("score_input")).alias("scores"))
     return (table_to_stream(t_env, scored, cfg.job.parallelism)
             .key_by(lambda r: r[0], key_type=Types.INT())

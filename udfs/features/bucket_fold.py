@@ -13,14 +13,16 @@ bucket's Flink ``MapState`` in the job, a dict in tests and benchmarks) and retu
 stored under :meth:`FoldRuntime.user_key`, i.e. the pseudonym when pseudonymisation is on,
 so the job's long-lived keyed state holds no raw user ids.
 
-Rows between the fold, the scoring UDF, the drift step and the writer are plain strings
+Rows between the fold, the scoring UDF, the drift step and the writers are plain strings
 (one line per user, newline-joined per bucket batch) so that a bucket batch crosses each
 Flink hop, including the Table API round trip of the pandas UDF, as one record:
 
-* user line: ``json(user key) TAB last_ts TAB state_seq TAB n_applied TAB event_count TAB
-  features json TAB sequence json`` (every field is a number or JSON text, which never holds
-  a raw tab or newline);
-* score-input line: ``json([item_ids, n_applied, last_ts, event_count])``.
+* user line (fold → feature writer): ``json(user key) TAB last_ts TAB state_seq TAB n_applied
+  TAB event_count TAB features json TAB sequence json`` (every field is a number or JSON text,
+  which never holds a raw tab or newline);
+* score-key line (fold → scoring → drift → score writer): ``json(user key) TAB last_ts TAB
+  state_seq``, and beside it the score-input line ``json([item_ids, n_applied, last_ts,
+  event_count])``. The scoring path carries only these short lines, never the features.
 """
 from __future__ import annotations
 
@@ -91,6 +93,7 @@ class BucketResult:
     """What one bucket batch produced (see the module docstring for the line formats)."""
     user_lines: list[str] = field(default_factory=list)
     score_lines: list[str] = field(default_factory=list)
+    score_keys: list[str] = field(default_factory=list)  # per score line: the user's score_key_line
     dead: list[tuple[str, str, str, str]] = field(default_factory=list)  # stage, reason, raw, origin
     item_records: list[str] = field(default_factory=list)
     seen: int = 0
@@ -105,6 +108,16 @@ class BucketResult:
 def user_line(key: str, state: UserState, applied: int, features_json: str, sequence_json: str) -> str:
     return "\t".join((orjson.dumps(key).decode(), str(state.last_ts), str(state.seq), str(applied),
                       str(state.seq - state.late), features_json, sequence_json))
+
+
+def score_key_line(key: str, state: UserState) -> str:
+    """``<JSON user key> TAB last_ts TAB state_seq``: which state a score line was computed from."""
+    return f"{orjson.dumps(key).decode()}\t{state.last_ts}\t{state.seq}"
+
+
+def parse_score_key_line(line: str) -> tuple[str, int, int]:
+    k, ts, seq = line.split("\t")
+    return json.loads(k), int(ts), int(seq)
 
 
 def user_line_key(line: str) -> str:
@@ -163,6 +176,7 @@ def fold_bucket(records: str, states, params: FeatureParams, rt, with_origin: bo
             out.newest_ts = state.last_ts
         out.user_lines.append(user_line(skey, state, applied, rt.features_json(state, params), rt.sequence_json(state)))
         if score_input:
+            out.score_keys.append(score_key_line(skey, state))
             out.score_lines.append(orjson.dumps([state.sequence.item_ids(), applied, state.last_ts,
                                                  state.seq - state.late]).decode())
     return out

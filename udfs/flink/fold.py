@@ -16,10 +16,12 @@ The bucket count is part of the state layout (a user's state lives in its bucket
 different ``job.user_buckets`` fails with a message saying so instead of silently starting
 users afresh.
 
-Outputs: one row per bucket batch with its user lines and score-input lines (formats in
-``udfs.features.bucket_fold``); invalid and late events on the dead-letter side output with
-their reason and origin; with item features on, the applied events as compact records on
-the item side output (one row per bucket batch).
+Outputs: one row per bucket batch with its user lines (formats in
+``udfs.features.bucket_fold``) for the feature writer; with scoring on, the users' score-key and
+score-input lines on the score side output (the scoring path never carries the features);
+invalid and late events on the dead-letter side output with their reason and origin; with item
+features on, the applied events as compact records on the item side output (one row per bucket
+batch).
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ from udfs.features.params import FeatureParams
 from udfs.features.runtime import FoldOptions, FoldRuntime
 from udfs.flink.metrics import SettableGauge
 from udfs.flink.state import BucketLayout, MapStateMapping, expire_after_write
-from udfs.flink.types import DEAD_TAG, ITEM_TAG
+from udfs.flink.types import DEAD_TAG, ITEM_TAG, SCORE_TAG
 
 STATE_SIZE_EVERY = 100
 
@@ -126,6 +128,9 @@ class FoldUserBuckets(KeyedProcessFunction):
             size = len(pickle.dumps(res.last_state, protocol=pickle.HIGHEST_PROTOCOL))
             self.state_bytes_avg = size if self.batches_seen == 1 else self.state_bytes_avg + 0.1 * (size - self.state_bytes_avg)
             self.g_state_bytes.set(self.state_bytes_avg)
-        yield Row(bucket, epoch_ms(row[3]), n_users, "\n".join(res.user_lines), "\n".join(res.score_lines))
+        yield Row(bucket, epoch_ms(row[3]), n_users, "\n".join(res.user_lines), "")
+        if res.score_lines:
+            yield SCORE_TAG, Row(bucket, int(time.time() * 1000), len(res.score_lines), "\n".join(res.score_keys),
+                                 "\n".join(res.score_lines))
         if res.item_records:
             yield ITEM_TAG, Row("\n".join(res.item_records))

@@ -17,15 +17,18 @@ import json
 import math
 import time
 
+import orjson
+
 from pyflink.datastream import MapFunction
 
 from recstream.store.base import DeadLetter, FeatureRow, ModelVersion, ScoreRow
 from recstream.store.factory import open_store_spec
-from udfs.features.bucket_fold import parse_user_line
+from udfs.features.bucket_fold import parse_score_key_line, parse_user_line
 from udfs.flink.metrics import SettableGauge
 from udfs.flink.types import subtask_index
 
 STATS_EVERY_S = 1.0
+STALENESS_EVERY_S = 10.0  # score staleness percentiles in run_stats (a sort of the sample) this often
 LATENCY_WARMUP_S = 5.0  # latency percentiles leave out rows written in the first seconds of output
 EWMA = 0.05  # weight of the newest sample in the moving-average gauges
 MODEL_NAME = "interest"  # model_versions partition the scores' versions are registered under
@@ -157,9 +160,8 @@ class FeatureWriter(_StoreWriter):
         # distinct users (bounded: exact up to EXACT_USERS per subtask, then an estimate)
         self.users = DistinctCounter()
         self.stats.update(events_applied=0, feature_rows=0, users_updated=0, users_updated_estimated=0,
-                          first_write_ms=0, last_write_ms=0, scored_rows=0, cold_start_rows=0)
+                          first_write_ms=0, last_write_ms=0)
         self.latencies = LatencySample()
-        self.model_versions: set[str] = set()
         # gauges (thread mode has no histograms): distinct users written by this subtask, and moving
         # averages of the store round trip and of micro-batch start → row stored
         self.write_ms_avg = 0.0
@@ -170,29 +172,15 @@ class FeatureWriter(_StoreWriter):
         self.g_batch_to_store = SettableGauge(group, "batch_to_store_ms_avg")
 
     def map(self, row):
-        # row: bucket, batch_start_ms, n_users, users[, scores, drifts] (udfs.flink.types)
+        # row: bucket, batch_start_ms, n_users, users, score_input (udfs.flink.types.BUCKET_ROWS)
         batch_start_ms = row[1]
-        scored = len(row) > 5
-        score_lines = row[4].split("\n") if scored else None
-        drifts = row[5].split("\n") if scored else None
         batch, applied = [], 0
-        for i, line in enumerate(row[3].split("\n")):
+        for line in row[3].split("\n"):
             key, ts, seq, n_applied, _, features, sequence = parse_user_line(line)
             applied += n_applied
-            scores = None
-            if scored:
-                s = json.loads(score_lines[i])
-                scores = ScoreRow(key, ts, seq, s["v"], s["cold"], s["emb"], s["items"], s["scores"],
-                                  float(drifts[i]) if drifts[i] else None)
-                self.stats["scored_rows"] += 1
-                self.stats["cold_start_rows"] += int(s["cold"])
-                if scores.model_version not in self.model_versions:
-                    self.store.register_model_versions([ModelVersion(MODEL_NAME, scores.model_version,
-                                                                     int(time.time() * 1000))])
-                    self.model_versions.add(scores.model_version)
-            batch.append((FeatureRow(key, ts, seq, features, sequence), scores))
+            batch.append((FeatureRow(key, ts, seq, features, sequence), None))
             self.users.add(key)
-        # returns once the store acknowledged features, sequences and scores of the whole bucket batch
+        # returns once the store acknowledged the features and sequences of the whole bucket batch
         t0 = time.perf_counter()
         self.store.upsert_users(batch)
         self.write_ms_avg += EWMA * ((time.perf_counter() - t0) * 1000 - self.write_ms_avg)
@@ -221,6 +209,60 @@ class FeatureWriter(_StoreWriter):
         lat = getattr(self, "latencies", None)
         if lat is not None and lat.n:
             self.stats.update(lat.summary())
+        super().close()
+
+
+class ScoreWriter(_StoreWriter):
+    """Writes the scoring path's rows (embedding, top-K, model version, drift per user) and measures
+    score staleness: the wall time from the fold that produced a user's state to its score being
+    stored (``score_staleness_*_ms`` in run_stats, ``score_staleness_ms_avg`` gauge)."""
+
+    def _open_metrics(self, group) -> None:
+        self.rows_written = group.counter("score_rows_written")
+        self.stats.update(scored_rows=0, cold_start_rows=0)
+        self.staleness = LatencySample()
+        self.staleness_ms_avg = 0.0
+        self.staleness_at = time.monotonic()
+        self.g_staleness = SettableGauge(group, "score_staleness_ms_avg")
+        self.model_versions: set[str] = set()
+
+    def map(self, row):
+        # row: bucket, folded_ms, n_users, keys, scores, drifts (udfs.flink.types.SCORED_ROWS)
+        rows, cold = [], 0
+        for key_line, score_line, drift in zip(row[3].split("\n"), row[4].split("\n"), row[5].split("\n")):
+            key, ts, seq = parse_score_key_line(key_line)
+            try:
+                s = orjson.loads(score_line)
+            except orjson.JSONDecodeError:  # a non-finite model output, rendered by json.dumps as NaN
+                s = json.loads(score_line)
+            rows.append(ScoreRow(key, ts, seq, s["v"], s["cold"], s["emb"], s["items"], s["scores"],
+                                 float(drift) if drift else None))
+            cold += s["cold"]
+        for version in {r.model_version for r in rows} - self.model_versions:
+            self.store.register_model_versions([ModelVersion(MODEL_NAME, version, int(time.time() * 1000))])
+            self.model_versions.add(version)
+        self.store.upsert_scores(rows)
+        n = len(rows)
+        self.rows_written.inc(n)
+        staleness = int(time.time() * 1000) - row[1]
+        self.staleness.add(staleness, n)
+        self.staleness_ms_avg += EWMA * (staleness - self.staleness_ms_avg)
+        self.g_staleness.set(self.staleness_ms_avg)
+        self.stats["scored_rows"] += n
+        self.stats["cold_start_rows"] += cold
+        if time.monotonic() - self.staleness_at >= STALENESS_EVERY_S:
+            self._staleness_stats()
+        self._maybe_flush_stats()
+        return 0
+
+    def _staleness_stats(self) -> None:
+        self.staleness_at = time.monotonic()
+        if self.staleness.n:
+            self.stats.update({k.replace("latency", "score_staleness"): v for k, v in self.staleness.summary().items()})
+
+    def close(self):
+        if getattr(self, "staleness", None) is not None:
+            self._staleness_stats()
         super().close()
 
 

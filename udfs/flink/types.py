@@ -11,8 +11,9 @@ DEAD_FIELDS = ["stage", "reason", "raw", "origin"]
 DEAD = Types.ROW_NAMED(DEAD_FIELDS, [Types.STRING(), Types.STRING(), Types.STRING(), Types.STRING()])
 DEAD_TAG = OutputTag("dead-letters", DEAD)
 
-# one bucket micro-batch after the fold: its users' lines and score-input lines, newline-joined
-# (formats in udfs.features.bucket_fold); batch_start_ms: start of the micro-batch window
+# one bucket micro-batch after the fold: its users' lines, newline-joined (formats in
+# udfs.features.bucket_fold); batch_start_ms: start of the micro-batch window; score_input: unused
+# (empty: score inputs go to SCORE_TAG), kept so the row type of savepoints stays the same
 BUCKET_FIELDS = ["bucket", "batch_start_ms", "n_users", "users", "score_input"]
 _BUCKET_TYPES = [Types.INT(), Types.LONG(), Types.INT(), Types.STRING(), Types.STRING()]
 BUCKET_ROWS = Types.ROW_NAMED(BUCKET_FIELDS, _BUCKET_TYPES)
@@ -25,9 +26,15 @@ ITEM_TAG = OutputTag("item-records", ITEM_RECORDS)
 # tuple per item in these fields, for the item writer (popularity key: time-invariant rank key)
 ITEM_FIELDS = ("item_id", "event_time", "state_seq", "features", "popularity", "popularity_key", "category")
 
+# the scoring path's input, a side output of the fold per bucket batch: score-key lines and
+# score-input lines (udfs.features.bucket_fold); folded_ms: wall clock of the fold (score staleness)
+SCORE_INPUT_FIELDS = ["bucket", "folded_ms", "n_users", "keys", "score_input"]
+SCORE_INPUT_ROWS = Types.ROW_NAMED(SCORE_INPUT_FIELDS, _BUCKET_TYPES)
+SCORE_TAG = OutputTag("score-input", SCORE_INPUT_ROWS)
+
 # after scoring and the drift step: model output per user (JSON lines: embedding, top-K, version,
 # cold_start) and the drift per user (lines: a float, or empty when there is none)
-SCORED_FIELDS = ["bucket", "batch_start_ms", "n_users", "users", "scores", "drifts"]
+SCORED_FIELDS = ["bucket", "folded_ms", "n_users", "keys", "scores", "drifts"]
 SCORED_ROWS = Types.ROW_NAMED(SCORED_FIELDS, _BUCKET_TYPES[:4] + [Types.STRING(), Types.STRING()])
 
 
