@@ -217,7 +217,16 @@ def rows() -> list[tuple[str, str]]:
                                f"(p99 {sv['p99_ms']} ms); {b.get('users_per_s', 0):,.0f} users/s in "
                                f"{b.get('users_per_request')}-user batches | | {_when('serving')} |"))
     t = _load("train_time")
-    if t:
+    if t and "runs" in t:
+        for name, run in t["runs"].items():
+            d = run.get("default")
+            if d:
+                out.append(("train-time",
+                            f"| `recstream train`, default settings, {name} ({d['n_interactions']:,} interactions / "
+                            f"{d['n_users']:,} users / {d['n_items']:,} items, {d['loss']} loss) | "
+                            f"{d['wall_s'] / 60:.1f} min wall, best epoch {d['best_epoch']} of {d['epochs']}, test "
+                            f"HR@10 {d['test']['hr@10']:.3f} | < {t['target_wall_s'] // 60} min | {_when('train_time')} |"))
+    elif t:
         d = t["data"]
         out.append(("train-time",
                     f"| `recstream train`, default settings, {d['interactions']:,} interactions / {d['n_users']:,} "
