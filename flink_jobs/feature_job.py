@@ -153,7 +153,7 @@ def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str,
 
     from udfs.flink.fold import FoldUserBuckets
     from udfs.flink.sink import DeadLetterWriter, FeatureWriter, ScoreWriter
-    from udfs.flink.types import BUCKET_ROWS, DEAD_TAG, SCORE_TAG
+    from udfs.flink.types import BUCKET_ROWS, DEAD_TAG, SCORE_TAG, SCORED_TAG
 
     t_env.get_config().set("table.exec.resource.default-parallelism", str(source_parallelism))
     params = cfg.features.params()
@@ -171,9 +171,14 @@ def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str,
     options = FoldOptions.from_config(cfg)  # embeddings, population baseline, privacy: opened in the workers
     FoldRuntime(options, params)  # fail fast here (missing key/embeddings/baseline file) rather than in a task
     scoring = cfg.model.active()
+    # cold-start users get the item path's popular list, read from the store, when the item path runs
+    popular_store = store if options.emit_items else None
+    in_fold = scoring and cfg.model.runner == "fold"
     features = (
         batch_stream.key_by(lambda r: r[0], key_type=Types.INT())
-        .process(FoldUserBuckets(params, ttl_ms, cfg.job.user_buckets, with_origin, options, score_input=scoring),
+        .process(FoldUserBuckets(params, ttl_ms, cfg.job.user_buckets, with_origin, options,
+                                 score_input=scoring and not in_fold,
+                                 scorer=scorer_options(cfg, popular_store) if in_fold else None),
                  output_type=BUCKET_ROWS)
         .name("validate-fold-user-state")
         .set_parallelism(cfg.job.parallelism)
@@ -189,8 +194,8 @@ def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str,
     discard = Sink(DISCARD)
     writers = writer_parallelism(cfg)
     if scoring:
-        # cold-start users get the item path's popular list, read from the store, when the item path runs
-        scored = attach_scoring(t_env, cfg, features.get_side_output(SCORE_TAG), store if options.emit_items else None)
+        scored = (features.get_side_output(SCORED_TAG) if in_fold
+                  else attach_scoring(t_env, cfg, features.get_side_output(SCORE_TAG), popular_store))
         (scored.map(ScoreWriter(store, run_id), output_type=Types.INT())
          .name("store-scores").uid("store-scores").set_parallelism(writers)
          .sink_to(discard).name("discard-scores"))
@@ -201,6 +206,21 @@ def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str,
      .name("store-dead-letters").uid("store-dead-letters").set_parallelism(writers)
      .sink_to(discard).name("discard-dead-letters"))
     return features
+
+
+def scorer_options(cfg: RecstreamConfig, popular_store: dict | None = None):
+    """The scorer the fold opens in each worker (``model.runner=fold``); the model is loaded here
+    once first so that a bad model file fails the submission, naming the file."""
+    from model_export.runtime import InterestModel
+    from udfs.inference import ScorerOptions
+
+    model = cfg.model
+    model_dir = model.path.resolve()
+    InterestModel.load(model_dir, providers=["CPUExecutionProvider"])
+    # one onnxruntime thread per fold subtask unless set: the job already runs a fold per core
+    threads = model.threads or 1
+    return ScorerOptions(str(model_dir), model.provider, model.gpu_mem_limit_mb, model.cold_start_min_events,
+                         threads, popular_store, model.spin, model.batch_size)
 
 
 def attach_scoring(t_env, cfg: RecstreamConfig, score_inputs, popular_store: dict | None = None):

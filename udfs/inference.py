@@ -14,6 +14,7 @@ import json
 import math
 import os
 import shutil
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -140,6 +141,44 @@ def cosine_distance(a, b) -> float | None:
     return float(min(2.0, max(0.0, 1.0 - a @ b / (na * nb))))
 
 
+@dataclass(frozen=True)
+class ScorerOptions:
+    """Where a scorer's model and cold-start list come from: picklable and secret-free, shipped to
+    the Flink workers, opened there with :meth:`open`."""
+    model_dir: str
+    provider: str = "auto"
+    gpu_mem_limit_mb: int = 2048
+    cold_start_min_events: int = 3
+    threads: int | None = None
+    popular_store: dict | str | None = None  # store spec whose popular_items list serves cold start
+    spin: bool = False
+    batch_size: int = 1000
+
+    def open(self) -> "Scorer":
+        """The scorer, loaded on a thread of its own: inside a Flink TaskManager's embedded
+        interpreter (thread mode) the operator threads are not ordinary Python threads, and
+        importing onnxruntime's extension module on one of them never returned (the local
+        mini-cluster hung in ``import onnxruntime``); on a Python-created thread it loads at once,
+        and the session is then used from the operator thread as usual."""
+        popular = StorePopular(self.popular_store) if self.popular_store else None
+        out: list = []
+
+        def load() -> None:
+            try:
+                out.append(Scorer.load(self.model_dir, self.provider, self.gpu_mem_limit_mb, threads=self.threads,
+                                       cold_start_min_events=self.cold_start_min_events, popular_source=popular,
+                                       spin=self.spin))
+            except BaseException as exc:  # noqa: BLE001 - re-raised on the calling thread
+                out.append(exc)
+
+        loader = threading.Thread(target=load, name="recstream-model-load", daemon=True)
+        loader.start()
+        loader.join()
+        if isinstance(out[0], BaseException):
+            raise out[0]
+        return out[0]
+
+
 @dataclass
 class Score:
     embedding: list[float]
@@ -233,3 +272,38 @@ class Scorer:
             for i in cold:
                 out[i] = Score([0.0] * m.dim, items, pops, True)
         return out
+
+
+def score_inputs(scorer: Scorer, inputs: list, batch_size: int) -> list[Score]:
+    """Score per-user inputs ``(item_ids, n_applied, last_ts, event_count)`` (one per user: the
+    fold's score input), ``batch_size`` users per model call; the items just applied feed the
+    cold-start popularity first."""
+    for seq, n, ts, _ in inputs:
+        if n:
+            scorer.observe_items(seq[-n:], ts)
+    results: list[Score] = []
+    for i in range(0, len(inputs), batch_size):
+        chunk = inputs[i:i + batch_size]
+        results += scorer.score([c[0] for c in chunk], [c[3] for c in chunk])
+    return results
+
+
+def update_drift(prev, key: str, cold_start: bool, embedding) -> float | None:
+    """The drift of a user's new score: the cosine distance from the embedding kept under ``key``
+    in ``prev`` (a mapping: the keyed state of the operator that scores), which the new warm
+    embedding then replaces. Cold-start scores have no embedding and no drift."""
+    if cold_start:
+        return None
+    old = prev.get(key)
+    if isinstance(old, bytes):
+        old = np.frombuffer(old, dtype=np.float32)
+    drift = cosine_distance(old, embedding)
+    # kept as float32 bytes (the model's own precision): a quarter of a pickled list of floats;
+    # a list written by an earlier version still reads
+    prev[key] = np.asarray(embedding, dtype=np.float32).tobytes()
+    return drift
+
+
+def close_scorer(scorer: Scorer) -> None:
+    if isinstance(scorer.popular_source, StorePopular):
+        scorer.popular_source.close()

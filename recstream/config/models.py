@@ -106,13 +106,19 @@ class ModelConfig(Section):
     path: Path = Field(default_factory=packaged_demo_model)
     provider: Literal["auto", "cuda", "cpu"] = "auto"
     gpu_mem_limit_mb: int = Field(2048, ge=64)
-    threads: int | None = Field(None, ge=1, description="onnxruntime intra-op threads (CPU)")
+    threads: int | None = Field(None, ge=1, description="onnxruntime intra-op threads (CPU); default 1 per fold "
+                                "subtask with runner=fold, onnxruntime's own default with runner=udf")
     spin: bool = Field(False, description="let onnxruntime's CPU thread pool spin between calls: faster "
                        "inference, but the spinning threads take CPU from the JVM (bench/README.md)")
     cold_start_min_events: int = Field(3, ge=0)
-    batch_size: int = Field(1000, ge=1, description="max rows per model call (Arrow batch)")
-    max_wait_ms: int = Field(200, ge=1, description="flush a partial batch after this long")
-    parallelism: int | None = Field(None, ge=1, description="scoring parallelism (default: job.parallelism)")
+    runner: Literal["fold", "udf"] = Field("fold", description=(
+        "where the model runs: fold (in the fold operator, on each bucket batch's users, right after "
+        "they are folded: no extra Flink hop) or udf (a vectorized pandas UDF over Arrow batches of "
+        "bucket batches, in separate Python worker processes; docs/model.md)"))
+    batch_size: int = Field(1000, ge=1, description="max rows per model call")
+    max_wait_ms: int = Field(200, ge=1, description="runner=udf: flush a partial Arrow batch after this long")
+    parallelism: int | None = Field(None, ge=1, description="runner=udf: scoring parallelism "
+                                    "(default: job.parallelism)")
 
     def active(self) -> bool:
         if self.enabled == "auto":

@@ -35,21 +35,31 @@ def by_name(plan: dict[str, int], part: str) -> int:
     return p
 
 
-def test_fold_scorer_and_drift_run_at_job_parallelism_with_one_source_file(tmp_path):
-    plan = plan_parallelism(tmp_path, "job.parallelism=2")
+def test_fold_and_in_fold_scorer_run_at_job_parallelism_with_one_source_file(tmp_path):
+    plan = plan_parallelism(tmp_path, "job.parallelism=2")  # model.runner=fold, the default
     assert by_name(plan, "TableSourceScan(table=[[default_catalog, default_database, replay-file-0") == 1  # one file
+    assert by_name(plan, "validate-fold-user-state") == 2
+    assert by_name(plan, "fold-item-state") == 2
+    # the model runs inside the fold: no scoring UDF and no separate drift step
+    assert not [name for name in plan if "PythonCalc" in name or "interest-drift" in name]
+    # SQLite takes one writer at a time; the item writer keeps one global popular list
+    assert by_name(plan, "store-features") == 1
+    assert by_name(plan, "store-scores") == 1
+    assert by_name(plan, "store-dead-letters") == 1
+    assert by_name(plan, "store-items") == 1
+
+
+def test_scoring_udf_and_drift_run_at_job_parallelism(tmp_path):
+    plan = plan_parallelism(tmp_path, "job.parallelism=2", "model.runner=udf")
     assert by_name(plan, "validate-fold-user-state") == 2
     assert by_name(plan, "PythonCalc") == 2  # the ONNX scoring pandas UDF
     assert by_name(plan, "interest-drift") == 2
-    assert by_name(plan, "fold-item-state") == 2
-    # SQLite takes one writer at a time; the item writer keeps one global popular list
-    assert by_name(plan, "store-features") == 1
-    assert by_name(plan, "store-dead-letters") == 1
-    assert by_name(plan, "store-items") == 1
+    assert by_name(plan, "store-scores") == 1
 
 
 def test_writers_scale_with_the_job_on_cassandra(tmp_path):
     plan = plan_parallelism(tmp_path, "job.parallelism=2", "store.kind=cassandra")
     assert by_name(plan, "store-features") == 2
+    assert by_name(plan, "store-scores") == 2
     assert by_name(plan, "store-dead-letters") == 2
     assert by_name(plan, "store-items") == 1

@@ -27,15 +27,16 @@ def model_dir(tmp_path_factory):
     return out
 
 
-@pytest.fixture(scope="module")
-def scored_run(tmp_path_factory, model_dir):
-    tmp = tmp_path_factory.mktemp("scored")
+@pytest.fixture(scope="module", params=["fold", "udf"])
+def scored_run(request, tmp_path_factory, model_dir):
+    """The job with the model in the fold operator and with the pandas UDF: the same stored scores."""
+    tmp = tmp_path_factory.mktemp(f"scored-{request.param}")
     lines = list(replay_lines(SPEC))
     path = tmp / "events.jsonl"
     path.write_text("\n".join(lines) + "\n")
     cfg = load_config(overrides=[
         f"store.sqlite.path={tmp / 'store.sqlite'}", f"job.work_dir={tmp}", f"model.path={model_dir}",
-        "model.cold_start_min_events=3", "model.batch_size=64", "model.provider=cpu",
+        "model.cold_start_min_events=3", "model.batch_size=64", "model.provider=cpu", f"model.runner={request.param}",
         # short micro-batches: users are scored several times even when the file is read within one default
         # 200 ms window (a CI run read all 3,000 lines that fast, so no user had a previous embedding)
         "job.micro_batch_ms=5",

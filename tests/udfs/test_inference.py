@@ -111,3 +111,15 @@ def test_non_finite_outputs_fall_back_to_json_dumps():
     line = render_score(Score([1.0, float("nan")], ["a"], [float("inf")], False), "v")
     out = json.loads(line)  # Python's json reads its own NaN/Infinity
     assert out["emb"][0] == 1.0 and out["emb"][1] != out["emb"][1] and out["scores"] == [float("inf")]
+
+
+def test_drift_keeps_float32_bytes_and_reads_an_older_list():
+    from udfs.inference import update_drift
+
+    prev: dict = {}
+    assert update_drift(prev, "u", False, [1.0, 0.0]) is None  # first warm score: nothing to compare
+    assert isinstance(prev["u"], bytes) and len(prev["u"]) == 8
+    assert update_drift(prev, "u", False, [0.0, 1.0]) == pytest.approx(1.0)
+    assert update_drift(prev, "u", True, [0.0, 0.0]) is None and len(prev["u"]) == 8  # cold: state kept
+    prev["v"] = [1.0, 1.0]  # a previous embedding as older versions stored it
+    assert update_drift(prev, "v", False, [1.0, 1.0]) == pytest.approx(0.0, abs=1e-7)

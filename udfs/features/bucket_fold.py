@@ -94,6 +94,8 @@ class BucketResult:
     user_lines: list[str] = field(default_factory=list)
     score_lines: list[str] = field(default_factory=list)
     score_keys: list[str] = field(default_factory=list)  # per score line: the user's score_key_line
+    # score_input="rows": per user (store key, last_ts, state_seq, item_ids, n_applied, event_count)
+    score_rows: list[tuple] = field(default_factory=list)
     dead: list[tuple[str, str, str, str]] = field(default_factory=list)  # stage, reason, raw, origin
     item_records: list[str] = field(default_factory=list)
     seen: int = 0
@@ -110,9 +112,13 @@ def user_line(key: str, state: UserState, applied: int, features_json: str, sequ
                       str(state.seq - state.late), features_json, sequence_json))
 
 
-def score_key_line(key: str, state: UserState) -> str:
+def score_key_line_of(key: str, last_ts: int, state_seq: int) -> str:
     """``<JSON user key> TAB last_ts TAB state_seq``: which state a score line was computed from."""
-    return f"{orjson.dumps(key).decode()}\t{state.last_ts}\t{state.seq}"
+    return f"{orjson.dumps(key).decode()}\t{last_ts}\t{state_seq}"
+
+
+def score_key_line(key: str, state: UserState) -> str:
+    return score_key_line_of(key, state.last_ts, state.seq)
 
 
 def parse_score_key_line(line: str) -> tuple[str, int, int]:
@@ -132,8 +138,10 @@ def parse_user_line(line: str) -> tuple[str, int, int, int, int, str, str]:
 
 
 def fold_bucket(records: str, states, params: FeatureParams, rt, with_origin: bool = False,
-                emit_items: bool = False, score_input: bool = True) -> BucketResult:
-    """Validate and fold one bucket batch; ``rt`` is the worker's ``FoldRuntime``."""
+                emit_items: bool = False, score_input: bool | str = True) -> BucketResult:
+    """Validate and fold one bucket batch; ``rt`` is the worker's ``FoldRuntime``. ``score_input``:
+    True for the score-key and score-input lines of the scoring UDF, ``"rows"`` for the same as
+    tuples (``score_rows``: scoring in the fold), False for none."""
     out = BucketResult()
     exclude = params.anomaly_on
     for key, recs in group_records(records, with_origin).items():
@@ -175,7 +183,10 @@ def fold_bucket(records: str, states, params: FeatureParams, rt, with_origin: bo
         if state.last_ts is not None and (out.newest_ts is None or state.last_ts > out.newest_ts):
             out.newest_ts = state.last_ts
         out.user_lines.append(user_line(skey, state, applied, rt.features_json(state, params), rt.sequence_json(state)))
-        if score_input:
+        if score_input == "rows":
+            out.score_rows.append((skey, state.last_ts, state.seq, state.sequence.item_ids(), applied,
+                                   state.seq - state.late))
+        elif score_input:
             out.score_keys.append(score_key_line(skey, state))
             out.score_lines.append(orjson.dumps([state.sequence.item_ids(), applied, state.last_ts,
                                                  state.seq - state.late]).decode())

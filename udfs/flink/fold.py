@@ -25,6 +25,7 @@ batch).
 """
 from __future__ import annotations
 
+import logging
 import pickle
 import time
 
@@ -32,12 +33,14 @@ from pyflink.common import Row, Types
 from pyflink.datastream import KeyedProcessFunction
 from pyflink.datastream.state import MapStateDescriptor
 
-from udfs.features.bucket_fold import fold_bucket
+from udfs.features.bucket_fold import fold_bucket, score_key_line_of
 from udfs.features.params import FeatureParams
 from udfs.features.runtime import FoldOptions, FoldRuntime
 from udfs.flink.metrics import SettableGauge
+from udfs.flink.opening import OPEN_LOCK
 from udfs.flink.state import BucketLayout, MapStateMapping, expire_after_write
-from udfs.flink.types import DEAD_TAG, ITEM_TAG, SCORE_TAG
+from udfs.flink.types import DEAD_TAG, ITEM_TAG, SCORE_TAG, SCORED_TAG
+from udfs.inference import ScorerOptions, close_scorer, render_score, score_inputs, update_drift
 
 STATE_SIZE_EVERY = 100
 
@@ -63,13 +66,17 @@ def epoch_ms(instant) -> int:
 
 class FoldUserBuckets(KeyedProcessFunction):
     def __init__(self, params: FeatureParams, ttl_ms: int, buckets: int, with_origin: bool = False,
-                 options: FoldOptions | None = None, score_input: bool = True) -> None:
+                 options: FoldOptions | None = None, score_input: bool = True,
+                 scorer: ScorerOptions | None = None) -> None:
+        """``score_input``: emit score inputs for the scoring UDF; ``scorer``: score in this operator
+        instead (``model.runner=fold``), the scored rows on the scored side output."""
         self.params = params
         self.ttl_ms = ttl_ms
         self.buckets = buckets
         self.with_origin = with_origin
         self.options = options or FoldOptions()
-        self.score_input = score_input
+        self.scorer_options = scorer
+        self.score_input = "rows" if scorer is not None else score_input
 
     def open(self, runtime_context):
         desc = expire_after_write(MapStateDescriptor("users", Types.STRING(), Types.PICKLED_BYTE_ARRAY()), self.ttl_ms)
@@ -95,6 +102,22 @@ class FoldUserBuckets(KeyedProcessFunction):
         self.emit_items = self.options.emit_items
         # histograms/distributions exist only in process mode's metric group
         self.m_batch_size = group.distribution("micro_batch_size") if hasattr(group, "distribution") else None
+        self.scorer = None
+        if self.scorer_options is not None:
+            with OPEN_LOCK:
+                self.scorer = self.scorer_options.open()
+            self.version = self.scorer.model.version
+            self.prev = MapStateMapping(runtime_context.get_map_state(expire_after_write(
+                MapStateDescriptor("prev_embedding", Types.STRING(), Types.PICKLED_BYTE_ARRAY()), self.ttl_ms)))
+            logging.getLogger("recstream").warning("recstream inference (in the fold): model %s version %s on %s",
+                                                   self.scorer_options.model_dir, self.version, self.scorer.provider)
+            self.m_inf_rows = group.counter("inference_rows")
+            self.m_inf_batches = group.counter("inference_batches")
+            self.m_inf_cold = group.counter("inference_cold_start_rows")
+            self.g_latency = SettableGauge(group, "inference_last_latency_us")
+            SettableGauge(group, "inference_on_gpu").set(1 if self.scorer.provider.startswith("CUDA") else 0)
+            SettableGauge(group.add_group("provider", self.scorer.provider), "in_use").set(1)
+            SettableGauge(group.add_group("model_version", self.version), "in_use").set(1)
 
     def process_element(self, row, ctx):
         bucket, records = row[0], row[1]
@@ -129,8 +152,34 @@ class FoldUserBuckets(KeyedProcessFunction):
             self.state_bytes_avg = size if self.batches_seen == 1 else self.state_bytes_avg + 0.1 * (size - self.state_bytes_avg)
             self.g_state_bytes.set(self.state_bytes_avg)
         yield Row(bucket, epoch_ms(row[3]), n_users, "\n".join(res.user_lines), "")
+        if res.score_rows:
+            yield SCORED_TAG, self._score(bucket, res.score_rows)
         if res.score_lines:
             yield SCORE_TAG, Row(bucket, int(time.time() * 1000), len(res.score_lines), "\n".join(res.score_keys),
                                  "\n".join(res.score_lines))
         if res.item_records:
             yield ITEM_TAG, Row("\n".join(res.item_records))
+
+    def _score(self, bucket: int, rows: list[tuple]) -> Row:
+        """The model on this bucket batch's users (``batch_size`` per call), their drifts against
+        the embeddings kept in this operator's state, as a scored row for the score writer."""
+        t0 = time.perf_counter()
+        results = score_inputs(self.scorer, [(r[3], r[4], r[1], r[5]) for r in rows], self.scorer_options.batch_size)
+        keys, lines, drifts, cold = [], [], [], 0
+        for (key, ts, seq, *_), res in zip(rows, results):
+            keys.append(score_key_line_of(key, ts, seq))
+            lines.append(render_score(res, self.version))
+            drift = update_drift(self.prev, key, res.cold_start, res.embedding)
+            drifts.append("" if drift is None else repr(drift))
+            cold += res.cold_start
+        n = len(rows)
+        self.m_inf_rows.inc(n)
+        self.m_inf_batches.inc(-(-n // self.scorer_options.batch_size))
+        if cold:
+            self.m_inf_cold.inc(cold)
+        self.g_latency.set(int((time.perf_counter() - t0) * 1e6))
+        return Row(bucket, int(time.time() * 1000), n, "\n".join(keys), "\n".join(lines), "\n".join(drifts))
+
+    def close(self):
+        if getattr(self, "scorer", None) is not None:
+            close_scorer(self.scorer)

@@ -33,6 +33,7 @@ from pyflink.datastream.state import MapStateDescriptor
 
 from recstream.store.base import ItemRow, PopularItems
 from recstream.store.factory import open_store_spec
+from udfs.flink.opening import OPEN_LOCK
 from udfs.features.item_fold import PopularLists, fold_item_bucket
 from udfs.features.items import ItemParams
 from udfs.flink.state import BucketLayout, MapStateMapping, expire_after_write
@@ -85,7 +86,8 @@ class ItemWriter(MapFunction):
         self.every_s = every_s
 
     def open(self, runtime_context):
-        self.store = open_store_spec(self.store_spec)
+        with OPEN_LOCK:
+            self.store = open_store_spec(self.store_spec)
         self.subtask = subtask_index(runtime_context)
         self.lists = PopularLists(self.params, self.top_k)
         self.last_flush = time.monotonic()

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import time
 
+import orjson
+
 from pyflink.common import Row, Types
 from pyflink.datastream import KeyedProcessFunction
 from pyflink.datastream.state import MapStateDescriptor
@@ -18,8 +20,8 @@ from pyflink.table.udf import ScalarFunction
 
 from udfs.features.bucket_fold import user_line_key
 from udfs.flink.metrics import SettableGauge
-from udfs.flink.state import expire_after_write
-from udfs.inference import Scorer, cosine_distance, render_score
+from udfs.flink.state import MapStateMapping, expire_after_write
+from udfs.inference import Scorer, render_score, score_inputs, update_drift
 
 
 class ScoreUsers(ScalarFunction):
@@ -70,16 +72,11 @@ class ScoreUsers(ScalarFunction):
 
         t0 = time.perf_counter()
         per_row = [s.split("\n") for s in score_input]
-        flat = [json.loads(line) for lines in per_row for line in lines]
-        for seq, n, ts, _ in flat:
-            if n:
-                self.scorer.observe_items(seq[-n:], ts)
-        results = []
+        flat = [orjson.loads(line) for lines in per_row for line in lines]
+        results = score_inputs(self.scorer, flat, self.batch_size)
         for i in range(0, len(flat), self.batch_size):
-            chunk = flat[i:i + self.batch_size]
-            results += self.scorer.score([f[0] for f in chunk], [f[3] for f in chunk])
             self.m_batches.inc()
-            self.m_batch.update(len(chunk))
+            self.m_batch.update(min(self.batch_size, len(flat) - i))
         lines = [render_score(r, self.version) for r in results]
         out, pos = [], 0
         for row_lines in per_row:
@@ -110,18 +107,13 @@ class BucketDrift(KeyedProcessFunction):
         self.ttl_ms = ttl_ms
 
     def open(self, runtime_context):
-        self.prev = runtime_context.get_map_state(expire_after_write(
-            MapStateDescriptor("prev_embedding", Types.STRING(), Types.PICKLED_BYTE_ARRAY()), self.ttl_ms))
+        self.prev = MapStateMapping(runtime_context.get_map_state(expire_after_write(
+            MapStateDescriptor("prev_embedding", Types.STRING(), Types.PICKLED_BYTE_ARRAY()), self.ttl_ms)))
 
     def process_element(self, row, ctx):
         drifts = []
         for line, scored in zip(row[3].split("\n"), row[4].split("\n")):
             s = json.loads(scored)
-            if s["cold"]:
-                drifts.append("")
-                continue
-            key = user_line_key(line)
-            drift = cosine_distance(self.prev.get(key), s["emb"])
-            self.prev.put(key, s["emb"])
+            drift = update_drift(self.prev, user_line_key(line), s["cold"], s["emb"])
             drifts.append("" if drift is None else repr(drift))
         yield Row(row[0], row[1], row[2], row[3], row[4], "\n".join(drifts))

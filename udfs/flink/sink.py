@@ -25,6 +25,7 @@ from recstream.store.base import DeadLetter, FeatureRow, ModelVersion, ScoreRow
 from recstream.store.factory import open_store_spec
 from udfs.features.bucket_fold import parse_score_key_line, parse_user_line
 from udfs.flink.metrics import SettableGauge
+from udfs.flink.opening import OPEN_LOCK
 from udfs.flink.types import subtask_index
 
 STATS_EVERY_S = 1.0
@@ -122,7 +123,8 @@ class _StoreWriter(MapFunction):
         self.run_id = run_id
 
     def open(self, runtime_context):
-        self.store = open_store_spec(self.store_spec)
+        with OPEN_LOCK:
+            self.store = open_store_spec(self.store_spec)
         self.subtask = subtask_index(runtime_context)
         self.stats: dict[str, int] = {}
         self.last_stats = 0.0

@@ -36,6 +36,8 @@ SCORE_TAG = OutputTag("score-input", SCORE_INPUT_ROWS)
 # cold_start) and the drift per user (lines: a float, or empty when there is none)
 SCORED_FIELDS = ["bucket", "folded_ms", "n_users", "keys", "scores", "drifts"]
 SCORED_ROWS = Types.ROW_NAMED(SCORED_FIELDS, _BUCKET_TYPES[:4] + [Types.STRING(), Types.STRING()])
+# the same rows when the fold scores its users itself (model.runner=fold)
+SCORED_TAG = OutputTag("scored", SCORED_ROWS)
 
 
 def subtask_index(runtime_context) -> int:
