@@ -210,7 +210,7 @@ def live_max_rate(work: Path, overrides: list[str], users: int, start_rate: floa
     Why not the bounded maximum: a bounded run at full speed fills every micro-batch window with
     whatever backpressure lets through, so its batches are larger (more users and events per
     Python call) than live traffic at any lower rate gets; measured here, the live job fell behind
-    at half of the bounded maximum (bench/README.md, stop 15)."""
+    at half of the bounded maximum (bench/README.md, "Item buckets, the live maximum, ...")."""
     probes: list[dict] = []
     rate = max(1, int(start_rate))
     best = None

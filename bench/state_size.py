@@ -1,10 +1,11 @@
 """Keyed state per user, as the job stores it, with the arithmetic shown.
 
-The job keeps one ``UserState`` per user in a Flink ``ValueState`` of pickled bytes
-(``Types.PICKLED_BYTE_ARRAY``); the bytes it holds are ``pickle.dumps(state, HIGHEST_PROTOCOL)``.
-This folds a replay with the job's code and reports the distribution of those sizes, and
-which part of the state each byte belongs to (each slot pickled on its own; the sum exceeds
-the whole by pickle's per-object framing, which the whole shares).
+The job keeps one ``UserState`` per user as an entry of its bucket's Flink ``MapState`` of pickled
+bytes (``Types.PICKLED_BYTE_ARRAY``); the bytes it holds are ``pickle.dumps(state,
+HIGHEST_PROTOCOL)``, which stores the compact encoding of ``udfs.features.state_codec``. This
+folds a replay with the job's code and reports the distribution of those sizes (exact), and a
+rough share per part: each slot pickled on its own in its in-memory form, which is larger than its
+share of the compact encoding, so the parts only rank the parts, they do not add up to the whole.
 """
 from __future__ import annotations
 
