@@ -26,26 +26,10 @@ import argparse
 import uuid
 from pathlib import Path
 
+from flink_jobs.sql import bucket_sql, with_batch_time  # noqa: F401 - with_batch_time: the job's sources use it
 from recstream.config import RecstreamConfig, load_config
 
 DISCARD = "org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink"
-
-
-def with_batch_time(builder, cfg: RecstreamConfig, bounded: bool):
-    """Add the ``batch_time`` column micro-batches are cut on to a table ``Schema`` builder: an
-    arrival-time rowtime with a watermark for bounded inputs (the final watermark flushes every
-    window at end of input), processing time for unbounded ones (a batch closes on time when the
-    source goes quiet)."""
-    if not bounded:
-        return builder.column_by_expression("batch_time", "PROCTIME()")
-    delay_s = cfg.job.arrival_watermark_delay_ms / 1000.0
-    return (builder.column_by_expression("batch_time", "CAST(CURRENT_TIMESTAMP AS TIMESTAMP_LTZ(3))")
-            .watermark("batch_time", f"batch_time - INTERVAL '{delay_s:.3f}' SECOND"))
-
-
-def bucket_sql(key_expr: str, buckets: int) -> str:
-    """SQL for the bucket of a string key: ``|HASH_CODE(key)| mod buckets`` (users and items)."""
-    return f"ABS(MOD(HASH_CODE({key_expr}), {buckets}))"
 
 
 def table_to_stream(t_env, table, parallelism: int):
@@ -157,9 +141,9 @@ def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str,
 
     t_env.get_config().set("table.exec.resource.default-parallelism", str(source_parallelism))
     params = cfg.features.params()
-    from recstream.store.factory import store_spec
+    from recstream.store.factory import StoreOpener, store_spec
 
-    store = store_spec(cfg.store)  # picklable, secret-free: workers open the configured backend
+    store = StoreOpener(store_spec(cfg.store))  # picklable, secret-free: workers open the configured backend
     if raw_view is None:
         raw_view = register_raw_view(t_env, raw_stream, cfg, bounded)
     batch_stream = table_to_stream(t_env, bucket_batch_table(t_env, raw_view, cfg, line_based, with_origin),
@@ -172,7 +156,7 @@ def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str,
     FoldRuntime(options, params)  # fail fast here (missing key/embeddings/baseline file) rather than in a task
     scoring = cfg.model.active()
     # cold-start users get the item path's popular list, read from the store, when the item path runs
-    popular_store = store if options.emit_items else None
+    popular_store = StoreOpener(store.spec, read_only=True) if options.emit_items else None
     in_fold = scoring and cfg.model.runner == "fold"
     features = (
         batch_stream.key_by(lambda r: r[0], key_type=Types.INT())
@@ -186,7 +170,7 @@ def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str,
     )
     dead = features.get_side_output(DEAD_TAG)
     if options.emit_items:  # item side output → per-item batches (SQL) → item fold → item writer
-        from udfs.flink.items import attach_item_features
+        from flink_jobs.item_graph import attach_item_features
         from udfs.flink.types import ITEM_TAG
 
         attach_item_features(t_env, cfg, features.get_side_output(ITEM_TAG), store, run_id, bounded,
@@ -208,7 +192,7 @@ def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str,
     return features
 
 
-def scorer_options(cfg: RecstreamConfig, popular_store: dict | None = None):
+def scorer_options(cfg: RecstreamConfig, popular_store=None):
     """The scorer the fold opens in each worker (``model.runner=fold``); the model is loaded here
     once first so that a bad model file fails the submission, naming the file."""
     from model_export.runtime import InterestModel
@@ -223,12 +207,12 @@ def scorer_options(cfg: RecstreamConfig, popular_store: dict | None = None):
                          threads, popular_store, model.spin, model.batch_size)
 
 
-def attach_scoring(t_env, cfg: RecstreamConfig, score_inputs, popular_store: dict | None = None):
+def attach_scoring(t_env, cfg: RecstreamConfig, score_inputs, popular_store=None):
     """The fold's score side output (score-key and score-input lines per bucket batch) → pandas UDF
     (ONNX interest model on Arrow batches of bucket batches) → keyed drift (per bucket) → scored
     bucket batches. The features never travel this path: it carries the short score lines only,
     so the feature rows go from the fold to their writer without crossing into Java and back.
-    ``popular_store``: store spec whose ``popular_items`` list serves cold-start users."""
+    ``popular_store``: store opener whose ``popular_items`` list serves cold-start users."""
     from pyflink.common import Types
     from pyflink.table import DataTypes
     from pyflink.table.expressions import col

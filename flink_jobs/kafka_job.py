@@ -65,7 +65,7 @@ def register_kafka_view(t_env, cfg: RecstreamConfig) -> str:
     """Register the events topic as a view (f0, batch_time, origin) for the feature job."""
     from pyflink.table import DataTypes, Schema, TableDescriptor
 
-    from flink_jobs.feature_job import with_batch_time
+    from flink_jobs.sql import with_batch_time
 
     k = cfg.kafka
     bounded = k.stop_offsets is not None

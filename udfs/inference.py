@@ -91,10 +91,11 @@ class DecayedPopularity:
 class StorePopular:
     """The cold-start list the item path keeps in the store (``popular_items``, scope ``global``),
     re-read at most every ``refresh_s`` seconds; ``[]`` until the item path has written one.
-    Opened lazily in the worker from a picklable store spec (``store_spec``)."""
+    ``open_store``: a picklable callable returning a (read-only) store, called lazily in the
+    worker (``recstream.store.factory.StoreOpener``)."""
 
-    def __init__(self, store_spec: dict | str, scope: str = "global", refresh_s: float = 5.0) -> None:
-        self.store_spec = store_spec
+    def __init__(self, open_store, scope: str = "global", refresh_s: float = 5.0) -> None:
+        self.open_store = open_store
         self.scope = scope
         self.refresh_s = refresh_s
         self._store = None
@@ -102,10 +103,10 @@ class StorePopular:
         self._read_at = float("-inf")
 
     def __getstate__(self):
-        return {"store_spec": self.store_spec, "scope": self.scope, "refresh_s": self.refresh_s}
+        return {"open_store": self.open_store, "scope": self.scope, "refresh_s": self.refresh_s}
 
     def __setstate__(self, d):
-        self.__init__(d["store_spec"], d["scope"], d["refresh_s"])
+        self.__init__(d["open_store"], d["scope"], d["refresh_s"])
 
     def __call__(self) -> list[tuple[str, float]]:
         import time
@@ -115,9 +116,7 @@ class StorePopular:
             self._read_at = now
             try:
                 if self._store is None:
-                    from recstream.store.factory import open_store_spec
-
-                    self._store = open_store_spec(self.store_spec, read_only=True)
+                    self._store = self.open_store()
                 row = self._store.get_popular_items(self.scope)
             except Exception:  # noqa: BLE001 - a store hiccup keeps the last list (or the fallback)
                 row = None
@@ -150,7 +149,7 @@ class ScorerOptions:
     gpu_mem_limit_mb: int = 2048
     cold_start_min_events: int = 3
     threads: int | None = None
-    popular_store: dict | str | None = None  # store spec whose popular_items list serves cold start
+    popular_store: object = None  # store opener (callable) whose popular_items list serves cold start
     spin: bool = False
     batch_size: int = 1000
 

@@ -12,67 +12,15 @@ from __future__ import annotations
 
 import abc
 import json
-from dataclasses import dataclass
 from typing import Iterable
+
+# the row types of the contract live with the schemas (the job's operators build them without
+# importing a store); re-exported here, where the contract is
+from schemas.rows import DeadLetter, FeatureRow, ItemRow, ModelVersion, PopularItems, ScoreRow  # noqa: F401
 
 
 class StoreError(RuntimeError):
     """The store cannot serve a request (unreachable, schema missing, write failed for good)."""
-
-
-@dataclass(frozen=True)
-class FeatureRow:
-    user_id: str
-    event_time: int
-    state_seq: int
-    features: str  # JSON
-    sequence: str  # JSON
-
-
-@dataclass(frozen=True)
-class ScoreRow:
-    user_id: str
-    event_time: int
-    state_seq: int
-    model_version: str
-    cold_start: bool
-    embedding: list
-    topk_items: list
-    topk_scores: list
-    drift: float | None
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    run_id: str
-    stage: str
-    reason: str
-    raw: str
-
-
-@dataclass(frozen=True)
-class ItemRow:
-    item_id: str
-    event_time: int
-    state_seq: int
-    features: str  # JSON
-    popularity: float
-
-
-@dataclass(frozen=True)
-class PopularItems:
-    scope: str  # 'global', 'category:Drama', ...
-    event_time: int
-    items: list
-    scores: list
-
-
-@dataclass(frozen=True)
-class ModelVersion:
-    model_name: str
-    version: str
-    registered_at: int  # epoch ms
-    card: str = "{}"  # JSON
 
 
 class OnlineStore(abc.ABC):

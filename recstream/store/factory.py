@@ -1,6 +1,8 @@
 """Open the configured store backend, in this process or (from a picklable spec) in a Flink worker."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from recstream.store.base import OnlineStore
 
 
@@ -35,3 +37,15 @@ def open_store_spec(spec: dict | str, read_only: bool = False) -> OnlineStore:
     if isinstance(spec, str):
         spec = {"kind": "sqlite", "sqlite": {"path": spec}}
     return open_store(StoreConfig.model_validate(spec), read_only=read_only)
+
+
+@dataclass(frozen=True)
+class StoreOpener:
+    """Opens the configured store when called: what the Flink graph hands its operators, so that
+    operator code gets its I/O as a callable and never imports a store itself. Picklable and
+    secret-free (``spec`` is :func:`store_spec` output or a bare SQLite path)."""
+    spec: dict | str
+    read_only: bool = False
+
+    def __call__(self) -> OnlineStore:
+        return open_store_spec(self.spec, read_only=self.read_only)

@@ -51,12 +51,13 @@ def test_cold_start_users_get_the_item_paths_popular_list_from_the_store(tmp_pat
 
     from recstream.config import load_config
     from recstream.store.base import PopularItems
+    from recstream.store.factory import StoreOpener
     from recstream.store.sqlite import SqliteStore
     from udfs.inference import StorePopular
 
     path = tmp_path / "s.sqlite"
     SqliteStore(path).close()
-    source = pickle.loads(pickle.dumps(StorePopular(str(path), refresh_s=0)))  # shipped to workers as a spec
+    source = pickle.loads(pickle.dumps(StorePopular(StoreOpener(str(path), read_only=True), refresh_s=0)))  # as shipped to workers
     scorer = Scorer.load(load_config().model.path, "cpu", cold_start_min_events=3, popular_source=source)
     scorer.observe_items(["i00005"], 2)
     # no list written yet: the scorer's own decayed counts

@@ -1,7 +1,7 @@
 """Item features in the job: the user fold's item records → per-item-bucket micro-batches in
 Flink SQL → keyed item fold (Python, one call per item bucket batch) → item writer.
 
-Graph (attached by :func:`attach_item_features`)::
+Graph (attached by ``flink_jobs.item_graph.attach_item_features``)::
 
     item side output (one row per user batch: its applied events as records, newline-joined)
       └─ Flink SQL (Java): UNNEST(SPLIT(recs)), item_id = JSON_VALUE(rec, '$[0]'),
@@ -31,11 +31,10 @@ from pyflink.common import Types
 from pyflink.datastream import KeyedProcessFunction, MapFunction
 from pyflink.datastream.state import MapStateDescriptor
 
-from recstream.store.base import ItemRow, PopularItems
-from recstream.store.factory import open_store_spec
-from udfs.flink.opening import OPEN_LOCK
+from schemas.rows import ItemRow, PopularItems
 from udfs.features.item_fold import PopularLists, fold_item_bucket
 from udfs.features.items import ItemParams
+from udfs.flink.opening import OPEN_LOCK
 from udfs.flink.state import BucketLayout, MapStateMapping, expire_after_write
 from udfs.flink.types import subtask_index
 
@@ -78,8 +77,9 @@ class ItemWriter(MapFunction):
     """Writes item rows (acknowledged before ``map`` returns, as the feature writer) and keeps the
     cold-start lists; lists are rewritten at most every ``every_s`` seconds and at ``close``."""
 
-    def __init__(self, store: str | dict, run_id: str, params: ItemParams, top_k: int, every_s: float) -> None:
-        self.store_spec = store
+    def __init__(self, open_store, run_id: str, params: ItemParams, top_k: int, every_s: float) -> None:
+        """``open_store``: a picklable callable returning the store (``StoreOpener``)."""
+        self.open_store = open_store
         self.run_id = run_id
         self.params = params
         self.top_k = top_k
@@ -87,7 +87,7 @@ class ItemWriter(MapFunction):
 
     def open(self, runtime_context):
         with OPEN_LOCK:
-            self.store = open_store_spec(self.store_spec)
+            self.store = self.open_store()
         self.subtask = subtask_index(runtime_context)
         self.lists = PopularLists(self.params, self.top_k)
         self.last_flush = time.monotonic()
@@ -119,47 +119,3 @@ class ItemWriter(MapFunction):
         if getattr(self, "store", None) is not None:
             self._flush()
             self.store.close()
-
-
-def attach_item_features(t_env, cfg, item_records, store, run_id: str, bounded: bool, parallelism: int):
-    """Group the item side output per item in Flink SQL and attach the item fold and writer.
-
-    ``bounded`` inputs batch on an arrival rowtime (the final watermark flushes every
-    window at end of input); unbounded ones on processing time, as the user batches do."""
-    from pyflink.datastream.connectors import Sink
-    from pyflink.table import DataTypes, Schema
-
-    items_cfg = cfg.features.items
-    params = cfg.features.params()
-    t_env.get_config().set("table.exec.resource.default-parallelism", str(parallelism))
-    from flink_jobs.feature_job import bucket_sql, with_batch_time
-
-    builder = with_batch_time(Schema.new_builder().column("recs", DataTypes.STRING()), cfg, bounded)
-    view = f"item_records_{id(item_records)}"
-    t_env.create_temporary_view(view, t_env.from_data_stream(item_records, builder.build()))
-    # a record's item id is its first JSON element (udfs.features.item_fold); '' never occurs
-    # (the user fold only emits records of valid events) but would still land in a bucket
-    bucket = bucket_sql("COALESCE(JSON_VALUE(rec, '$[0]'), '')", items_cfg.buckets)
-    t_env.create_temporary_view(f"{view}_flat", t_env.sql_query(
-        f"SELECT {bucket} AS bucket, "
-        f"rec, batch_time FROM {view} CROSS JOIN UNNEST(SPLIT(recs, CHR(10))) AS t(rec)"))
-    batch_s = items_cfg.micro_batch_ms / 1000.0
-    table = t_env.sql_query(
-        "SELECT bucket, ARRAY_JOIN(ARRAY_AGG(rec), CHR(10)) AS recs, COUNT(*) AS n FROM "
-        f"TABLE(TUMBLE(TABLE {view}_flat, DESCRIPTOR(batch_time), INTERVAL '{batch_s:.3f}' SECOND)) "
-        "GROUP BY bucket, window_start, window_end")
-    from udfs.features.runtime import FoldOptions
-
-    options = FoldOptions.from_config(cfg)
-    embeddings = options.embeddings_path if items_cfg.store_embedding else None
-    ttl_ms = cfg.job.state_ttl_ms
-    rows = (t_env.to_data_stream(table)
-            .key_by(lambda r: r[0], key_type=Types.INT())
-            .process(FoldItemBuckets(params.items, ttl_ms, items_cfg.buckets, embeddings),
-                     output_type=Types.PICKLED_BYTE_ARRAY())
-            .name("fold-item-state").uid("fold-item-buckets"))  # was fold-item-state (per-item ValueState)
-    (rows.map(ItemWriter(store, run_id, params.items, items_cfg.top_k, items_cfg.popular_every_s),
-              output_type=Types.INT())
-     .name("store-items").uid("store-items").set_parallelism(1)
-     .sink_to(Sink("org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink")).name("discard-items"))
-    return rows

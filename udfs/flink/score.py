@@ -26,7 +26,7 @@ from udfs.inference import Scorer, render_score, score_inputs, update_drift
 
 class ScoreUsers(ScalarFunction):
     def __init__(self, model_dir: str, provider: str, gpu_mem_limit_mb: int, cold_start_min_events: int,
-                 threads: int | None, popular_store: dict | str | None = None, spin: bool = False,
+                 threads: int | None, popular_store=None, spin: bool = False,
                  batch_size: int = 1000) -> None:
         self.model_dir = model_dir
         self.batch_size = batch_size
@@ -34,7 +34,7 @@ class ScoreUsers(ScalarFunction):
         self.gpu_mem_limit_mb = gpu_mem_limit_mb
         self.cold_start_min_events = cold_start_min_events
         self.threads = threads
-        self.popular_store = popular_store  # store spec: cold-start list from the item path
+        self.popular_store = popular_store  # store opener: cold-start list from the item path
         self.spin = spin
         self.popular = None  # the StorePopular opened in open()
 

@@ -1,8 +1,8 @@
 """Write feature rows and dead letters to the online store, and keep run counters.
 
-The writers open whatever backend the store spec names (``recstream.store.factory.store_spec``:
-embedded SQLite or Cassandra; a bare path string still means SQLite) through the one
-``OnlineStore`` contract. Each row is acknowledged by the store (SQLite: committed;
+The writers open their store with the callable the job graph hands them
+(``recstream.store.factory.StoreOpener``: embedded SQLite or Cassandra) and use it through the one
+``OnlineStore`` contract; the rows are ``schemas.rows``. Each row is acknowledged by the store (SQLite: committed;
 Cassandra: every statement acknowledged at the configured consistency, transient errors
 retried with backoff) before ``map`` returns, so everything upstream of a checkpoint
 barrier is durable in the store when the checkpoint completes (Python operators finish
@@ -21,8 +21,7 @@ import orjson
 
 from pyflink.datastream import MapFunction
 
-from recstream.store.base import DeadLetter, FeatureRow, ModelVersion, ScoreRow
-from recstream.store.factory import open_store_spec
+from schemas.rows import DeadLetter, FeatureRow, ModelVersion, ScoreRow
 from udfs.features.bucket_fold import parse_score_key_line, parse_user_line
 from udfs.flink.metrics import SettableGauge
 from udfs.flink.opening import OPEN_LOCK
@@ -117,14 +116,14 @@ class DistinctCounter:
 
 
 class _StoreWriter(MapFunction):
-    def __init__(self, store: str | dict, run_id: str) -> None:
-        """``store``: ``store_spec(cfg.store)`` (any backend) or a SQLite path."""
-        self.store_spec = store
+    def __init__(self, open_store, run_id: str) -> None:
+        """``open_store``: a picklable callable returning the store (``StoreOpener``), called in ``open()``."""
+        self.open_store = open_store
         self.run_id = run_id
 
     def open(self, runtime_context):
         with OPEN_LOCK:
-            self.store = open_store_spec(self.store_spec)
+            self.store = self.open_store()
         self.subtask = subtask_index(runtime_context)
         self.stats: dict[str, int] = {}
         self.last_stats = 0.0
