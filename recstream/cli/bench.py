@@ -23,7 +23,8 @@ SCRIPTS = {
     "inference": ("bench.inference_bench", "scoring inside the job vs raw onnxruntime (needs --model-dir)"),
     "feature": ("bench.feature_bench", "feature job alone on the ML-100K replay vs plain Python"),
     "kafka": ("bench.kafka_bench", "the feature job from Kafka (tansu broker) vs from a file"),
-    "train-time": ("bench.train_time_bench", "recstream train with default settings on ~300k interactions / 30k users"),
+    "train-time": ("bench.train_time_bench", "recstream train with default settings on the Amazon S3-Rec files "
+                   "(Sports; sampled vs full CE; --ml100k, --onnx)"),
     "serving": ("bench.serving_bench", "recstream serve over a 1M-user store: single GETs and 100-user batch gets"),
     "report": ("bench.report", "plots and the tables of docs/performance.md and README.md from bench/results/*.json"),
 }
