@@ -91,7 +91,7 @@ def read_progress(store_cfg, run_id: str) -> dict[str, int]:
     finally:
         store.close()
     keys = ("events_applied", "dead_parse", "dead_late", "users_updated", "users_updated_estimated", "feature_rows",
-            "scored_rows", "cold_start_rows", "finished")
+            "scored_rows", "cold_start_rows", "input_items", "unknown_items", "finished")
     out = {k: _sum_stats(stats, k) for k in keys}
     firsts = [v for k, v in stats.items() if k.startswith("first_write_ms") and v]
     lasts = [v for k, v in stats.items() if k.startswith("last_write_ms") and v]
@@ -256,6 +256,7 @@ def _run_recorded(record, run_id: str, cfg, execute, label: Path | str, events_i
         users_updated=p.get("users_updated", 0), feature_rows=p.get("feature_rows", 0),
         job_status=status, wall_s=wall, job_net_runtime_s=net,
         extra={k: p[k] for k in ("first_write_ms", "last_write_ms", "scored_rows", "cold_start_rows",
+                                 "input_items", "unknown_items",
                                  "users_updated_estimated") if k in p},
         interrupted_runs=interrupted,
     )

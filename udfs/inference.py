@@ -184,6 +184,8 @@ class Score:
     items: list[str]
     scores: list[float]
     cold_start: bool
+    input_items: int = 0  # items of the events just applied (score_inputs fills these two)
+    unknown_items: int = 0  # of them, unknown to the model's vocabulary
 
 
 _JSON = {"separators": (",", ":")}
@@ -212,9 +214,10 @@ def render_score(score: Score, version: str) -> str:
     emb, scores = _floats(score.embedding), _floats(score.scores)
     if emb is None or scores is None:
         return json.dumps({"v": version, "cold": score.cold_start, "emb": score.embedding, "items": score.items,
-                           "scores": score.scores}, **_JSON)
+                           "scores": score.scores, "inp": score.input_items, "unk": score.unknown_items}, **_JSON)
     return (f'{{"v":{json.dumps(version)},"cold":{"true" if score.cold_start else "false"},"emb":[{emb}],'
-            f'"items":{json.dumps(score.items, **_JSON)},"scores":[{scores}]}}')
+            f'"items":{json.dumps(score.items, **_JSON)},"scores":[{scores}],'
+            f'"inp":{score.input_items},"unk":{score.unknown_items}}}')
 
 
 class Scorer:
@@ -228,6 +231,7 @@ class Scorer:
         # decayed counts are the fallback until that list exists
         self.popular_source = popular_source
         self.popularity = DecayedPopularity(popularity_half_life_ms)
+        self.warned_unknown = False
         for rank, item in enumerate(model.popular_item_ids):  # prior until live counts exist
             self.popularity.counts[item] = 1e-6 * (len(model.popular_item_ids) - rank)
 
@@ -243,6 +247,22 @@ class Scorer:
     @property
     def provider(self) -> str:
         return self.model.providers[0]
+
+    def warn_unknown(self, n_items: int, n_unknown: int) -> None:
+        """Say once per scorer that a user's items are mostly unknown to the model: its top-K then
+        rests on a few known items (or on none), which usually means the model was trained on
+        another catalogue (the packaged demo model, for instance)."""
+        import logging
+
+        self.warned_unknown = True
+        m = self.model
+        trained = m.training_data.get("n_items")
+        logging.getLogger("recstream").warning(
+            "recstream inference: model %s (version %s%s) does not know %d of a user's %d items; its "
+            "recommendations say little about users of this catalogue (train one on your events: recstream "
+            "train; unknown items are counted in the run summary and the score writer's stats)",
+            getattr(m, "directory", "?"), m.version, f", trained on {trained} items" if trained else "",
+            n_unknown, n_items)
 
     def observe_items(self, item_ids: list[str], ts: int) -> None:
         """Feed the popularity tracker with items a user just interacted with at ``ts``."""
@@ -274,16 +294,26 @@ class Scorer:
 
 
 def score_inputs(scorer: Scorer, inputs: list, batch_size: int) -> list[Score]:
-    """Score per-user inputs ``(item_ids, n_applied, last_ts, event_count)`` (one per user: the
-    fold's score input), ``batch_size`` users per model call; the items just applied feed the
-    cold-start popularity first."""
-    for seq, n, ts, _ in inputs:
-        if n:
-            scorer.observe_items(seq[-n:], ts)
+    """Score per-user inputs ``(item_ids, new_item_ids, last_ts, event_count)`` (one per user: the
+    fold's score input; ``new_item_ids``: the items of the events just applied), ``batch_size``
+    users per model call; the new items feed the cold-start popularity first, and each result
+    counts them and how many of them the model does not know."""
+    known = scorer.model.index
+    applied_counts = []
+    for seq, new, ts, _ in inputs:
+        if isinstance(new, int):  # a count of new events (older score lines): the newest sequence entries
+            new = seq[-new:] if new else []
+        if new:
+            scorer.observe_items(new, ts)
+        applied_counts.append((len(new), sum(1 for x in new if str(x) not in known)))
     results: list[Score] = []
     for i in range(0, len(inputs), batch_size):
         chunk = inputs[i:i + batch_size]
         results += scorer.score([c[0] for c in chunk], [c[3] for c in chunk])
+    for (n, unk), res, inp in zip(applied_counts, results, inputs):
+        res.input_items, res.unknown_items = n, unk
+        if unk and not scorer.warned_unknown and scorer.model.mostly_unknown(inp[0]):
+            scorer.warn_unknown(len(inp[0]), scorer.model.unknown_items(inp[0]))
     return results
 
 

@@ -71,6 +71,8 @@ def run(
         "users_updated": summary.users_updated, "feature_rows": summary.feature_rows,
         "scored_rows": summary.extra.get("scored_rows", 0), "cold_start_rows": summary.extra.get("cold_start_rows", 0),
         "model": str(cfg.model.path) if cfg.model.active() else "off",
+        "model_unknown_items": summary.extra.get("unknown_items", 0),
+        "model_input_items": summary.extra.get("input_items", 0),
         "wall_s": round(summary.wall_s, 2), "job_net_runtime_s": summary.job_net_runtime_s,
         "store": str(cfg.store.sqlite.path),
         "timing_dependent": list(TIMING_DEPENDENT), "interrupted_runs": summary.interrupted_runs,
@@ -88,6 +90,11 @@ def run(
             if k not in ("timing_dependent", "interrupted_runs"):
                 table.add_row(k + ("*" if k in TIMING_DEPENDENT else ""), str(v))
         console.print(table)
+    unknown, seen = data["model_unknown_items"], data["model_input_items"]
+    if seen and unknown * 2 > seen:
+        err.print(f"[yellow]warning:[/yellow] {unknown:,} of the {seen:,} items users interacted with are unknown "
+                  f"to the model {data['model']}: its recommendations say little about this catalogue "
+                  "(train one on your events: recstream train, then --set model.path=DIR)")
     for rid in summary.interrupted_runs:
         err.print(f"[yellow]warning:[/yellow] earlier run {rid} on this store was interrupted (no end recorded): "
                   "its stored rows hold what it wrote before it stopped")

@@ -50,7 +50,7 @@ def test_scores_match_the_model_offline(scored_run, model_dir):
 
     cfg, lines, summary = scored_run
     assert summary.job_status == "FINISHED" and summary.accounted == summary.events_in
-    states, _, dead = fold_raw(lines, cfg.features.params())
+    states, late, dead = fold_raw(lines, cfg.features.params())
     model = InterestModel.load(model_dir, providers=["CPUExecutionProvider"])
     warm = cold = 0
     with SqliteStore(cfg.store.sqlite.path, read_only=True) as st:
@@ -72,6 +72,30 @@ def test_scores_match_the_model_offline(scored_run, model_dir):
             assert top["items"] == [str(x) for x in items[0]]
             np.testing.assert_allclose(top["scores"], scores[0], atol=1e-4)
     assert warm > 10 and cold > 0
+    # every applied event is counted once, in the score of its user's bucket batch
+    applied = _applied_events(lines, late)
+    assert summary.extra["input_items"] == summary.events_applied == len(applied)
+    assert summary.extra["unknown_items"] == sum(str(e["item_id"]) not in model.index for e in applied) > 0
+
+
+def _applied_events(lines: list[str], late: list[dict]) -> list[dict]:
+    """The valid events of ``lines`` less the late ones."""
+    from collections import Counter
+
+    from udfs.events import try_parse_event
+
+    late_left = Counter((e["event_id"], e["user_id"], e["event_time"]) for e in late)
+    out = []
+    for line in lines:
+        event = try_parse_event(line)[0]
+        if event is None:
+            continue
+        key = (event["event_id"], event["user_id"], event["event_time"])
+        if late_left[key]:
+            late_left[key] -= 1
+        else:
+            out.append(event)
+    return out
 
 
 def test_drift_is_recorded_for_users_scored_twice(scored_run):

@@ -81,7 +81,7 @@ def test_score_input_and_item_records_per_user():
     res = fold_bucket(records(lines), {}, P, runtime(), emit_items=True)
     assert res.seen == res.applied == 4 and len(res.item_records) == 4
     inputs = [json.loads(s) for s in res.score_lines]
-    assert inputs == [[["i0", "i1", "i2"], 3, BASE + 2 * M, 3], [["x"], 1, BASE, 1]]
+    assert inputs == [[["i0", "i1", "i2"], ["i0", "i1", "i2"], BASE + 2 * M, 3], [["x"], ["x"], BASE, 1]]
     assert fold_bucket(records(lines[:1]), {}, P, runtime(), score_input=False).score_lines == []
 
 

@@ -101,7 +101,7 @@ def test_rendered_scores_are_json_with_float32_precision():
     np.testing.assert_allclose(out["scores"], scores, rtol=6e-7, atol=0)
     assert out["scores"] == sorted(out["scores"], reverse=True)
     cold = json.loads(render_score(Score([0.0] * 4, [], [], True), "v"))
-    assert cold == {"v": "v", "cold": True, "emb": [0.0] * 4, "items": [], "scores": []}
+    assert cold == {"v": "v", "cold": True, "emb": [0.0] * 4, "items": [], "scores": [], "inp": 0, "unk": 0}
 
 
 def test_non_finite_outputs_fall_back_to_json_dumps():
@@ -124,3 +124,22 @@ def test_drift_keeps_float32_bytes_and_reads_an_older_list():
     assert update_drift(prev, "u", True, [0.0, 0.0]) is None and len(prev["u"]) == 8  # cold: state kept
     prev["v"] = [1.0, 1.0]  # a previous embedding as older versions stored it
     assert update_drift(prev, "v", False, [1.0, 1.0]) == pytest.approx(0.0, abs=1e-7)
+
+
+def test_score_inputs_count_the_new_items_the_model_does_not_know(caplog):
+    from recstream.config import load_config
+    from udfs.inference import Scorer, score_inputs
+
+    scorer = Scorer.load(load_config().model.path, "cpu", cold_start_min_events=1)
+    known = next(iter(scorer.model.index))
+    inputs = [([known, "nope-1", "nope-2"], ["nope-2", "nope-1"], 5, 3),  # 2 new items, both unknown
+              ([known, known], [known], 6, 2),  # the new item is known
+              (["nope-3"], [], 7, 1),  # nothing new (a late-only batch): nothing counted
+              ([known, "nope-4"], 1, 8, 2)]  # an older score line: a count of the newest entries
+    with caplog.at_level("WARNING", logger="recstream"):
+        out = score_inputs(scorer, inputs, batch_size=2)
+        score_inputs(scorer, inputs, batch_size=2)
+    assert [(r.input_items, r.unknown_items) for r in out] == [(2, 2), (1, 0), (0, 0), (1, 1)]
+    warnings = [r.getMessage() for r in caplog.records if "does not know" in r.getMessage()]
+    assert len(warnings) == 1 and "2 of a user's 3 items" in warnings[0]  # once per scorer, naming the model
+    assert str(scorer.model.directory) in warnings[0]

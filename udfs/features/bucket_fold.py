@@ -21,8 +21,8 @@ Flink hop, including the Table API round trip of the pandas UDF, as one record:
   TAB event_count TAB features json TAB sequence json`` (every field is a number or JSON text,
   which never holds a raw tab or newline);
 * score-key line (fold → scoring → drift → score writer): ``json(user key) TAB last_ts TAB
-  state_seq``, and beside it the score-input line ``json([item_ids, n_applied, last_ts,
-  event_count])``. The scoring path carries only these short lines, never the features.
+  state_seq``, and beside it the score-input line ``json([item_ids, new_item_ids, last_ts,
+  event_count])`` (``new_item_ids``: the items of the events this batch applied, in arrival order). The scoring path carries only these short lines, never the features.
 """
 from __future__ import annotations
 
@@ -94,7 +94,7 @@ class BucketResult:
     user_lines: list[str] = field(default_factory=list)
     score_lines: list[str] = field(default_factory=list)
     score_keys: list[str] = field(default_factory=list)  # per score line: the user's score_key_line
-    # score_input="rows": per user (store key, last_ts, state_seq, item_ids, n_applied, event_count)
+    # score_input="rows": per user (store key, last_ts, state_seq, item_ids, new_item_ids, event_count)
     score_rows: list[tuple] = field(default_factory=list)
     dead: list[tuple[str, str, str, str]] = field(default_factory=list)  # stage, reason, raw, origin
     item_records: list[str] = field(default_factory=list)
@@ -148,6 +148,7 @@ def fold_bucket(records: str, states, params: FeatureParams, rt, with_origin: bo
         state = None
         skey = None  # the state/store key of this user (pseudonym when that is on)
         applied = 0
+        new_items = []  # item ids of this batch's applied events, in arrival order
         for origin, payload in recs:
             out.seen += 1
             event, reason = try_parse_event(payload)
@@ -167,6 +168,7 @@ def fold_bucket(records: str, states, params: FeatureParams, rt, with_origin: bo
             verdict = state.apply_event(event, params, rt)
             if verdict != LATE:
                 applied += 1
+                new_items.append(event["item_id"])
                 if emit_items:
                     excl = exclude and excluded(verdict, params.anomaly)
                     out.excluded += excl
@@ -184,10 +186,10 @@ def fold_bucket(records: str, states, params: FeatureParams, rt, with_origin: bo
             out.newest_ts = state.last_ts
         out.user_lines.append(user_line(skey, state, applied, rt.features_json(state, params), rt.sequence_json(state)))
         if score_input == "rows":
-            out.score_rows.append((skey, state.last_ts, state.seq, state.sequence.item_ids(), applied,
+            out.score_rows.append((skey, state.last_ts, state.seq, state.sequence.item_ids(), new_items,
                                    state.seq - state.late))
         elif score_input:
             out.score_keys.append(score_key_line(skey, state))
-            out.score_lines.append(orjson.dumps([state.sequence.item_ids(), applied, state.last_ts,
+            out.score_lines.append(orjson.dumps([state.sequence.item_ids(), new_items, state.last_ts,
                                                  state.seq - state.late]).decode())
     return out

@@ -220,7 +220,9 @@ class ScoreWriter(_StoreWriter):
 
     def _open_metrics(self, group) -> None:
         self.rows_written = group.counter("score_rows_written")
-        self.stats.update(scored_rows=0, cold_start_rows=0)
+        # input_items / unknown_items: items of the scored users' new events, and how many of them
+        # the model does not know (run summary: "items unknown to the model")
+        self.stats.update(scored_rows=0, cold_start_rows=0, input_items=0, unknown_items=0)
         self.staleness = LatencySample()
         self.staleness_ms_avg = 0.0
         self.staleness_at = time.monotonic()
@@ -229,7 +231,7 @@ class ScoreWriter(_StoreWriter):
 
     def map(self, row):
         # row: bucket, folded_ms, n_users, keys, scores, drifts (udfs.flink.types.SCORED_ROWS)
-        rows, cold = [], 0
+        rows, cold, inp, unk = [], 0, 0, 0
         for key_line, score_line, drift in zip(row[3].split("\n"), row[4].split("\n"), row[5].split("\n")):
             key, ts, seq = parse_score_key_line(key_line)
             try:
@@ -239,6 +241,8 @@ class ScoreWriter(_StoreWriter):
             rows.append(ScoreRow(key, ts, seq, s["v"], s["cold"], s["emb"], s["items"], s["scores"],
                                  float(drift) if drift else None))
             cold += s["cold"]
+            inp += s.get("inp", 0)
+            unk += s.get("unk", 0)
         for version in {r.model_version for r in rows} - self.model_versions:
             self.store.register_model_versions([ModelVersion(MODEL_NAME, version, int(time.time() * 1000))])
             self.model_versions.add(version)
@@ -251,6 +255,8 @@ class ScoreWriter(_StoreWriter):
         self.g_staleness.set(self.staleness_ms_avg)
         self.stats["scored_rows"] += n
         self.stats["cold_start_rows"] += cold
+        self.stats["input_items"] += inp
+        self.stats["unknown_items"] += unk
         if time.monotonic() - self.staleness_at >= STALENESS_EVERY_S:
             self._staleness_stats()
         self._maybe_flush_stats()
