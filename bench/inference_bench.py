@@ -79,6 +79,7 @@ def job_stage(model_dir: Path, provider: str, seqs, batch: int, rows: int, work:
     from flink_jobs.feature_job import DISCARD, file_source_stream
     from recstream.config import load_config
     from udfs.flink.score import ScoreUsers
+    from udfs.inference import ScorerOptions
 
     path = work / f"seqs-{rows}.jsonl"
     with path.open("w") as fh:
@@ -90,8 +91,8 @@ def job_stage(model_dir: Path, provider: str, seqs, batch: int, rows: int, work:
                                  f"model.provider={provider}"])
     env, t_env = create_environments(cfg)
     raw, _ = file_source_stream(t_env, cfg, path)
-    score = udf(ScoreUsers(str(model_dir), provider, cfg.model.gpu_mem_limit_mb, 0, threads, None, spin, batch),
-                result_type=DataTypes.STRING(), func_type="pandas")
+    options = ScorerOptions(str(model_dir), provider, cfg.model.gpu_mem_limit_mb, 0, threads, None, spin, batch)
+    score = udf(ScoreUsers(options), result_type=DataTypes.STRING(), func_type="pandas")
     rows_stream = raw.map(lambda row: row[0].replace("\t", "\n"), output_type=Types.STRING())
     table = t_env.from_data_stream(rows_stream).select(score(col("f0")).alias("s"))
     t_env.to_data_stream(table).map(lambda r: len(r[0]), output_type=Types.INT()).sink_to(Sink(DISCARD))

@@ -162,7 +162,8 @@ def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str,
         batch_stream.key_by(lambda r: r[0], key_type=Types.INT())
         .process(FoldUserBuckets(params, ttl_ms, cfg.job.user_buckets, with_origin, options,
                                  score_input=scoring and not in_fold,
-                                 scorer=scorer_options(cfg, popular_store) if in_fold else None),
+                                 # one onnxruntime thread per fold subtask unless set: a fold runs per core
+                                 scorer=scorer_options(cfg, popular_store, threads=1) if in_fold else None),
                  output_type=BUCKET_ROWS)
         .name("validate-fold-user-state")
         .set_parallelism(cfg.job.parallelism)
@@ -192,19 +193,18 @@ def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str,
     return features
 
 
-def scorer_options(cfg: RecstreamConfig, popular_store=None):
-    """The scorer the fold opens in each worker (``model.runner=fold``); the model is loaded here
-    once first so that a bad model file fails the submission, naming the file."""
+def scorer_options(cfg: RecstreamConfig, popular_store=None, threads: int | None = None):
+    """The scorer each worker opens (the fold's or the scoring UDF's); the model is loaded here once
+    first so that a bad model file fails the submission, naming the file. ``threads``: onnxruntime
+    threads when ``model.threads`` is not set (None: onnxruntime's default)."""
     from model_export.runtime import InterestModel
     from udfs.inference import ScorerOptions
 
     model = cfg.model
     model_dir = model.path.resolve()
     InterestModel.load(model_dir, providers=["CPUExecutionProvider"])
-    # one onnxruntime thread per fold subtask unless set: the job already runs a fold per core
-    threads = model.threads or 1
     return ScorerOptions(str(model_dir), model.provider, model.gpu_mem_limit_mb, model.cold_start_min_events,
-                         threads, popular_store, model.spin, model.batch_size)
+                         model.threads or threads, popular_store, model.spin, model.batch_size)
 
 
 def attach_scoring(t_env, cfg: RecstreamConfig, score_inputs, popular_store=None):
@@ -221,16 +221,10 @@ def attach_scoring(t_env, cfg: RecstreamConfig, score_inputs, popular_store=None
     from udfs.flink.score import BucketDrift, ScoreUsers
     from udfs.flink.types import SCORED_ROWS
 
-    model = cfg.model
-    model_dir = model.path.resolve()
-    from model_export.runtime import InterestModel
-
-    InterestModel.load(model_dir, providers=["CPUExecutionProvider"])  # fail fast, naming the bad file
-    parallelism = model.parallelism or cfg.job.parallelism
+    options = scorer_options(cfg, popular_store)
+    parallelism = cfg.model.parallelism or cfg.job.parallelism
     t_env.get_config().set("table.exec.resource.default-parallelism", str(parallelism))
-    score = udf(ScoreUsers(str(model_dir), model.provider, model.gpu_mem_limit_mb, model.cold_start_min_events,
-                           model.threads, popular_store, model.spin, model.batch_size),
-                result_type=DataTypes.STRING(), func_type="pandas")
+    score = udf(ScoreUsers(options), result_type=DataTypes.STRING(), func_type="pandas")
     table = t_env.from_data_stream(score_inputs)
     scored = table.select(col("bucket"), col("folded_ms"), col("n_users"), col("keys"),
                           score(col("score_input")).alias("scores"))

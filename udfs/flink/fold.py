@@ -36,7 +36,7 @@ from pyflink.datastream.state import MapStateDescriptor
 from udfs.features.bucket_fold import fold_bucket, score_key_line_of
 from udfs.features.params import FeatureParams
 from udfs.features.runtime import FoldOptions, FoldRuntime
-from udfs.flink.metrics import SettableGauge
+from udfs.flink.metrics import InferenceMetrics, SettableGauge
 from udfs.flink.opening import OPEN_LOCK
 from udfs.flink.state import BucketLayout, MapStateMapping, expire_after_write
 from udfs.flink.types import DEAD_TAG, ITEM_TAG, SCORE_TAG, SCORED_TAG
@@ -111,13 +111,7 @@ class FoldUserBuckets(KeyedProcessFunction):
                 MapStateDescriptor("prev_embedding", Types.STRING(), Types.PICKLED_BYTE_ARRAY()), self.ttl_ms)))
             logging.getLogger("recstream").warning("recstream inference (in the fold): model %s version %s on %s",
                                                    self.scorer_options.model_dir, self.version, self.scorer.provider)
-            self.m_inf_rows = group.counter("inference_rows")
-            self.m_inf_batches = group.counter("inference_batches")
-            self.m_inf_cold = group.counter("inference_cold_start_rows")
-            self.g_latency = SettableGauge(group, "inference_last_latency_us")
-            SettableGauge(group, "inference_on_gpu").set(1 if self.scorer.provider.startswith("CUDA") else 0)
-            SettableGauge(group.add_group("provider", self.scorer.provider), "in_use").set(1)
-            SettableGauge(group.add_group("model_version", self.version), "in_use").set(1)
+            self.m_inference = InferenceMetrics(group, self.scorer.provider, self.version)
 
     def process_element(self, row, ctx):
         bucket, records = row[0], row[1]
@@ -173,11 +167,8 @@ class FoldUserBuckets(KeyedProcessFunction):
             drifts.append("" if drift is None else repr(drift))
             cold += res.cold_start
         n = len(rows)
-        self.m_inf_rows.inc(n)
-        self.m_inf_batches.inc(-(-n // self.scorer_options.batch_size))
-        if cold:
-            self.m_inf_cold.inc(cold)
-        self.g_latency.set(int((time.perf_counter() - t0) * 1e6))
+        self.m_inference.scored(n, -(-n // self.scorer_options.batch_size), cold,
+                                int((time.perf_counter() - t0) * 1e6))
         return Row(bucket, int(time.time() * 1000), n, "\n".join(keys), "\n".join(lines), "\n".join(drifts))
 
     def close(self):

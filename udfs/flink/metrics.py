@@ -31,3 +31,26 @@ class SettableGauge:
     @property
     def value(self) -> int:
         return self._value
+
+
+class InferenceMetrics:
+    """The scorer's metrics, the same names wherever the model runs (the fold or the scoring UDF):
+    counters ``inference_rows``, ``inference_batches``, ``inference_cold_start_rows``, the gauge
+    ``inference_last_latency_us``, and set once: ``inference_on_gpu``, ``provider.<name>.in_use``,
+    ``model_version.<v>.in_use``."""
+
+    def __init__(self, group, provider: str, version: str) -> None:
+        self.rows = group.counter("inference_rows")
+        self.batches = group.counter("inference_batches")
+        self.cold = group.counter("inference_cold_start_rows")
+        self.last_latency = SettableGauge(group, "inference_last_latency_us")
+        SettableGauge(group, "inference_on_gpu").set(1 if provider.startswith("CUDA") else 0)
+        SettableGauge(group.add_group("provider", provider), "in_use").set(1)
+        SettableGauge(group.add_group("model_version", version), "in_use").set(1)
+
+    def scored(self, n_rows: int, n_batches: int, n_cold: int, latency_us: int) -> None:
+        self.rows.inc(n_rows)
+        self.batches.inc(n_batches)
+        if n_cold:
+            self.cold.inc(n_cold)
+        self.last_latency.set(latency_us)

@@ -9,6 +9,7 @@ user's previous embedding in keyed state and adds the cosine distance between it
 from __future__ import annotations
 
 import json
+import logging
 import time
 
 import orjson
@@ -19,52 +20,32 @@ from pyflink.datastream.state import MapStateDescriptor
 from pyflink.table.udf import ScalarFunction
 
 from udfs.features.bucket_fold import user_line_key
-from udfs.flink.metrics import SettableGauge
+from udfs.flink.metrics import InferenceMetrics
 from udfs.flink.state import MapStateMapping, expire_after_write
-from udfs.inference import Scorer, render_score, score_inputs, update_drift
+from udfs.inference import ScorerOptions, close_scorer, render_score, score_inputs, update_drift
 
 
 class ScoreUsers(ScalarFunction):
-    def __init__(self, model_dir: str, provider: str, gpu_mem_limit_mb: int, cold_start_min_events: int,
-                 threads: int | None, popular_store=None, spin: bool = False,
-                 batch_size: int = 1000) -> None:
-        self.model_dir = model_dir
-        self.batch_size = batch_size
-        self.provider = provider
-        self.gpu_mem_limit_mb = gpu_mem_limit_mb
-        self.cold_start_min_events = cold_start_min_events
-        self.threads = threads
-        self.popular_store = popular_store  # store opener: cold-start list from the item path
-        self.spin = spin
-        self.popular = None  # the StorePopular opened in open()
+    def __init__(self, options: ScorerOptions) -> None:
+        """``options``: the model, provider, cold-start list and batch size (opened in ``open()``)."""
+        self.options = options
+        self.batch_size = options.batch_size
 
     def open(self, function_context):
-        from udfs.inference import StorePopular
-
-        self.popular = StorePopular(self.popular_store) if self.popular_store else None
-        self.scorer = Scorer.load(self.model_dir, self.provider, self.gpu_mem_limit_mb, threads=self.threads,
-                                  cold_start_min_events=self.cold_start_min_events, popular_source=self.popular,
-                                  spin=self.spin)
+        self.scorer = self.options.open()
         self.version = self.scorer.model.version
-        import logging
-
         logging.getLogger("recstream").warning(
-            "recstream inference: model %s version %s on %s", self.model_dir, self.version, self.scorer.provider)
+            "recstream inference: model %s version %s on %s", self.options.model_dir, self.version,
+            self.scorer.provider)
         group = function_context.get_metric_group().add_group("recstream")
-        self.m_rows = group.counter("inference_rows")
-        self.m_batches = group.counter("inference_batches")
-        self.m_cold = group.counter("inference_cold_start_rows")
+        self.m_inference = InferenceMetrics(group, self.scorer.provider, self.version)
+        # process mode (pandas UDFs always run there) also has meters and distributions
         self.m_rate = group.meter("inference_rows_per_s", time_span_in_seconds=10)
         self.m_batch = group.distribution("inference_batch_size")
         self.m_latency = group.distribution("inference_latency_us")
-        # pushed values, never Python gauge callbacks (see udfs/flink/metrics.py)
-        self.m_last_latency = SettableGauge(group, "inference_last_latency_us")
-        SettableGauge(group, "inference_on_gpu").set(1 if self.scorer.provider.startswith("CUDA") else 0)
-        SettableGauge(group.add_group("provider", self.scorer.provider), "in_use").set(1)
-        SettableGauge(group.add_group("model_version", self.version), "in_use").set(1)
 
     def eval(self, score_input):
-        """score_input: per bucket batch, newline-joined JSON lines ``[item_ids, n_applied, last_ts,
+        """score_input: per bucket batch, newline-joined JSON lines ``[item_ids, new_item_ids, last_ts,
         event_count]`` (one per user, ``udfs.features.bucket_fold``); returns per bucket batch the
         newline-joined JSON model outputs, line for line. Users of every bucket batch in the Arrow
         batch are scored together, ``batch_size`` users per model call."""
@@ -75,7 +56,6 @@ class ScoreUsers(ScalarFunction):
         flat = [orjson.loads(line) for lines in per_row for line in lines]
         results = score_inputs(self.scorer, flat, self.batch_size)
         for i in range(0, len(flat), self.batch_size):
-            self.m_batches.inc()
             self.m_batch.update(min(self.batch_size, len(flat) - i))
         lines = [render_score(r, self.version) for r in results]
         out, pos = [], 0
@@ -84,18 +64,14 @@ class ScoreUsers(ScalarFunction):
             pos += len(row_lines)
         n = len(lines)
         dt_us = int((time.perf_counter() - t0) * 1e6)
-        self.m_last_latency.set(dt_us)
-        self.m_rows.inc(n)
+        self.m_inference.scored(n, -(-n // self.batch_size), sum(r.cold_start for r in results), dt_us)
         self.m_rate.mark_event(n)
         self.m_latency.update(dt_us)
-        cold = sum(r.cold_start for r in results)
-        if cold:
-            self.m_cold.inc(cold)
         return pd.Series(out)
 
     def close(self):
-        if self.popular is not None:
-            self.popular.close()
+        if getattr(self, "scorer", None) is not None:
+            close_scorer(self.scorer)
 
 
 class BucketDrift(KeyedProcessFunction):
