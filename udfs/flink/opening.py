@@ -1,11 +1,13 @@
-"""One lock around the heavy ``open()`` work of the job's Python operators in a worker process.
+"""One lock around the ``open()`` work of the job's Python operators in a worker process.
 
 In thread mode all Python operators of a TaskManager share one embedded interpreter, and their
-``open()`` calls run at the same time on different threads. Loading onnxruntime's extension
-module in one of them while another creates the SQLite store's schema hung the job for good
-(observed in the local mini-cluster: one thread inside ``import onnxruntime``, one inside
-``executescript``, neither moving). Opening one operator at a time costs nothing measurable
-(it happens once per task) and avoids it.
+``open()`` calls run at the same time on different threads. This lock makes them open one at a
+time. It was added while chasing a hang in ``import onnxruntime`` on an operator thread; that hang
+is fixed elsewhere (``udfs.inference.ScorerOptions.open`` loads the model on a Python-created
+thread) and persisted with this lock alone. The lock stays because removing it is not shown to be
+safe: without it the standalone-cluster metrics test (``tests/e2e/test_cluster_job.py``) failed in 2
+of 3 runs, with it in every run so far, and why is not understood. It costs nothing measurable
+(once per task).
 """
 from __future__ import annotations
 
