@@ -140,6 +140,10 @@ def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str,
     from udfs.flink.types import BUCKET_ROWS, DEAD_TAG, SCORE_TAG, SCORED_TAG
 
     t_env.get_config().set("table.exec.resource.default-parallelism", str(source_parallelism))
+    if bounded and cfg.job.final_metrics_wait_ms:
+        from udfs.flink.metrics import FINAL_METRICS_WAIT_PARAM
+
+        env.get_config().set_global_job_parameters({FINAL_METRICS_WAIT_PARAM: str(cfg.job.final_metrics_wait_ms)})
     params = cfg.features.params()
     from recstream.store.factory import StoreOpener, store_spec
 

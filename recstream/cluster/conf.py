@@ -25,6 +25,9 @@ import yaml
 from recstream.config.models import ClusterConfig
 
 BIND_HOST = "127.0.0.1"
+# how often the JobManager may fetch TaskManager metrics (web UI / REST); bounded jobs wait twice this
+# long at their end so their final values are shown (job.final_metrics_wait_ms)
+METRICS_FETCH_INTERVAL_MS = 2000
 
 
 def flink_home() -> Path:
@@ -109,7 +112,7 @@ def cluster_flink_conf(cluster: ClusterConfig, layout: ClusterLayout, home: Path
         "python.client.executable": sys.executable,
         "python.execution-mode": "thread",
         # the web UI / REST metrics are at most this old
-        "metrics.fetcher.update-interval": "2000",
+        "metrics.fetcher.update-interval": str(METRICS_FETCH_INTERVAL_MS),
         "web.submit.enable": "false",
         **cluster_job_conf(cluster),
     }

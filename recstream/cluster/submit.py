@@ -132,10 +132,23 @@ def job_config_snapshot(cfg: RecstreamConfig, model_dir: Path | None) -> dict:
 
     data = _absolute(cfg.model_dump(mode="python"))
     data["job"]["flink_conf"] = {**cluster_job_conf(cfg.cluster), **cfg.job.flink_conf}
+    if cfg.job.final_metrics_wait_ms is None:
+        data["job"]["final_metrics_wait_ms"] = 2 * metrics_fetch_interval_ms(cfg.cluster)
     data["model"]["enabled"] = cfg.model.active()
     if model_dir is not None:
         data["model"]["path"] = str(model_dir)
     return data
+
+
+def metrics_fetch_interval_ms(cluster) -> int:
+    """The cluster's ``metrics.fetcher.update-interval`` in ms (its config.yaml's value)."""
+    from recstream.cluster.conf import METRICS_FETCH_INTERVAL_MS
+
+    value = str(cluster.flink_conf.get("metrics.fetcher.update-interval", METRICS_FETCH_INTERVAL_MS)).strip()
+    digits = value.removesuffix("ms").strip()
+    if digits.isdigit():
+        return int(digits)
+    raise SubmitError(f"cluster.flink_conf: metrics.fetcher.update-interval={value!r}: give milliseconds, e.g. 2000")
 
 
 def flink_cli(layout: ClusterLayout, args: list[str], timeout_s: float = 300.0) -> subprocess.CompletedProcess:

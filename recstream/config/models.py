@@ -194,6 +194,10 @@ class JobConfig(Section):
     work_dir: Path = Path("recstream-data")
     flink_conf: dict[str, str] = {}
     jars: list[Path] = Field([], description="extra jars (connectors, formats) shipped with the job (pipeline.jars)")
+    final_metrics_wait_ms: int | None = Field(None, ge=0, description=(
+        "bounded inputs: each recstream operator waits this long once its input ends, so the web UI / REST "
+        "show its final metrics (the JobManager fetches them at most every metrics.fetcher.update-interval). "
+        "Default: twice that interval for `recstream submit`, 0 for local runs"))
 
     @property
     def state_ttl_ms(self) -> int:

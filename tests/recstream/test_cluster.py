@@ -14,7 +14,7 @@ from flink_jobs.environment import flink_configuration
 from recstream.cluster.job_conf import checkpoint_conf, cluster_job_conf, restart_conf
 from recstream.cluster.conf import flink_home, write_conf_dir
 from recstream.cluster.local import ClusterError, LocalCluster, pid_alive
-from recstream.cluster.submit import job_config_snapshot, stage_code
+from recstream.cluster.submit import SubmitError, job_config_snapshot, stage_code
 from recstream.config import load_config
 from recstream.config.models import CheckpointSettings
 
@@ -113,6 +113,18 @@ def test_snapshot_is_absolute_and_carries_cluster_job_keys(tmp_path, monkeypatch
     (tmp_path / "snap.yaml").write_text(yaml.safe_dump(snap))
     again = load_config([tmp_path / "snap.yaml"])
     assert flink_configuration(again)["execution.checkpointing.dir"] == (tmp_path / "c" / "checkpoints").as_uri()
+
+
+def test_snapshot_sets_the_final_metrics_wait_from_the_clusters_fetch_interval(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert job_config_snapshot(load_config(), None)["job"]["final_metrics_wait_ms"] == 4000
+    fast = load_config(overrides=["cluster.flink_conf={metrics.fetcher.update-interval: '500 ms'}"])
+    assert job_config_snapshot(fast, None)["job"]["final_metrics_wait_ms"] == 1000
+    own = load_config(overrides=["job.final_metrics_wait_ms=0"])
+    assert job_config_snapshot(own, None)["job"]["final_metrics_wait_ms"] == 0
+    odd = load_config(overrides=["cluster.flink_conf={metrics.fetcher.update-interval: 2 s}"])
+    with pytest.raises(SubmitError, match="metrics.fetcher.update-interval='2 s'"):
+        job_config_snapshot(odd, None)
 
 
 def test_stage_code_copies_packages_without_caches(tmp_path):

@@ -34,6 +34,7 @@ from pyflink.datastream.state import MapStateDescriptor
 from schemas.rows import ItemRow, PopularItems
 from udfs.features.item_fold import PopularLists, fold_item_bucket
 from udfs.features.items import ItemParams
+from udfs.flink.metrics import final_metrics_wait_s
 from udfs.flink.opening import OPEN_LOCK
 from udfs.flink.state import BucketLayout, MapStateMapping, expire_after_write
 from udfs.flink.types import subtask_index
@@ -59,6 +60,7 @@ class FoldItemBuckets(KeyedProcessFunction):
 
             self.embeddings = EmbeddingTable.load(self.embeddings_path)
         group = runtime_context.get_metrics_group().add_group("recstream")
+        self.final_wait_s = final_metrics_wait_s(runtime_context)
         self.m_batches = group.counter("item_batches")
         self.m_records = group.counter("item_records")
         self.m_items = group.counter("item_rows")
@@ -71,6 +73,9 @@ class FoldItemBuckets(KeyedProcessFunction):
         self.m_records.inc(n)
         self.m_items.inc(len(rows))
         yield rows
+
+    def close(self):
+        time.sleep(getattr(self, "final_wait_s", 0.0))
 
 
 class ItemWriter(MapFunction):
@@ -93,6 +98,7 @@ class ItemWriter(MapFunction):
         self.last_flush = time.monotonic()
         self.rows = 0
         group = runtime_context.get_metrics_group().add_group("recstream")
+        self.final_wait_s = final_metrics_wait_s(runtime_context)
         self.m_rows = group.counter("item_rows_written")
         self.m_lists = group.counter("popular_list_writes")
 
@@ -119,3 +125,4 @@ class ItemWriter(MapFunction):
         if getattr(self, "store", None) is not None:
             self._flush()
             self.store.close()
+        time.sleep(getattr(self, "final_wait_s", 0.0))

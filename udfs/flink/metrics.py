@@ -54,3 +54,21 @@ class InferenceMetrics:
         if n_cold:
             self.cold.inc(n_cold)
         self.last_latency.set(latency_us)
+
+
+FINAL_METRICS_WAIT_PARAM = "recstream.final_metrics_wait_ms"
+
+
+def final_metrics_wait_s(runtime_context) -> float:
+    """Seconds an operator waits in ``close()`` so that its final metric values are fetched.
+
+    The JobManager fetches task metrics on demand, at most every ``metrics.fetcher.update-interval``;
+    a finished task keeps the values last fetched, so the final increments of a bounded run are
+    missing from the web UI / REST when the task ends between two fetches. The job builder sets
+    this parameter for bounded inputs only (``job.final_metrics_wait_ms``): a streaming job closes
+    only on cancel or failure, where a wait would only delay the restart."""
+    try:
+        ms = float(runtime_context.get_job_parameter(FINAL_METRICS_WAIT_PARAM, "0") or 0)
+    except (AttributeError, TypeError, ValueError):
+        return 0.0
+    return max(ms, 0.0) / 1000.0
