@@ -12,15 +12,9 @@ from recstream.config import RecstreamConfig
 def source_lines(cfg: RecstreamConfig):
     src = cfg.source
     if src.kind == "synthetic":
-        from recstream.sources.synthetic import SyntheticSpec, replay_lines
+        from recstream.sources.synthetic import replay_lines
 
-        s = src.synthetic
-        spec = SyntheticSpec(
-            seed=s.seed, n_users=s.users, n_items=s.items, n_categories=s.categories, n_events=s.events,
-            span_hours=s.span_hours, bot_users=s.bot_users, late_fraction=s.late_fraction,
-            malformed_fraction=s.malformed_fraction, max_disorder_ms=s.max_disorder_ms, user_dist=s.user_dist,
-        )
-        return replay_lines(spec)
+        return replay_lines(src.synthetic.spec())
     if src.kind == "movielens":
         from recstream.sources.movielens import replay_lines
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Iterable
 
 DEFAULT_KEY_ENV = "RECSTREAM_PSEUDONYM_KEY"
+DEFAULT_DIGEST_CHARS = 32  # hex chars of a pseudonym: 128 bits
 MIN_KEY_BYTES = 16
 
 
@@ -61,7 +62,7 @@ def load_key(key_env: str = DEFAULT_KEY_ENV, key_file: str | Path | None = None)
 class Pseudonymizer:
     __slots__ = ("_mac", "digest_chars")
 
-    def __init__(self, key: bytes, digest_chars: int = 32) -> None:
+    def __init__(self, key: bytes, digest_chars: int = DEFAULT_DIGEST_CHARS) -> None:
         if len(key) < MIN_KEY_BYTES:
             raise PrivacyKeyError(f"key is {len(key)} bytes, need at least {MIN_KEY_BYTES}")
         if not 16 <= digest_chars <= 64:

@@ -14,6 +14,49 @@ class ConfigError(ValueError):
     """A config file or override is unreadable or does not validate."""
 
 
+# Keys that were renamed or moved: an old config file or --set that still uses one fails naming the new
+# key, rather than a generic "extra inputs" error or, worse, a silent default. A section entry (the old
+# key of a whole section) maps every key under it.
+RENAMED: dict[str, str] = {
+    # "buckets" are hash buckets (job.user_buckets, features.items.buckets); time buckets got own names
+    "features.buckets_per_window": "features.tiles_per_window",
+    "features.items.buckets_per_window": "features.items.tiles_per_window",
+    "features.anomaly.bucket_s": "features.anomaly.rate_interval_s",
+    "features.anomaly.min_own_buckets": "features.anomaly.min_own_intervals",
+    # the decayed interest's keys, apart from features.interactions.* (user x category interactions)
+    "features.half_life_short_h": "features.interest.half_life_short_h",
+    "features.half_life_long_h": "features.interest.half_life_long_h",
+    "features.max_categories": "features.interest.max_categories",
+    "features.top_categories": "features.interest.top_categories",
+    "features.event_weights": "features.interest.event_weights",
+    "features.rating_weight": "features.interest.rating_weight",
+}
+SECTIONS_RENAMED: set[str] = set()
+
+# Keys that were removed because nothing the product runs read them: setting one changed nothing.
+REMOVED: dict[str, str] = {
+    "features.items.trending_min_events": (
+        "no part of the job, backfill or reader read it (only rank_items(by='trending'), which the product "
+        "never calls); the trending feature is stored for every item"),
+}
+
+
+def old_keys(data: dict, prefix: str = "") -> list[str]:
+    """One line per renamed or removed key in a layer (file or override), in the layer's order."""
+    out = []
+    for k, v in data.items():
+        key = f"{prefix}{k}"
+        if key in REMOVED:
+            out.append(f"{key} was removed: {REMOVED[key]}")
+        elif key in RENAMED and key in SECTIONS_RENAMED and isinstance(v, dict) and v:
+            out += [f"{key}.{sub} was renamed: use {RENAMED[key]}.{sub}" for sub in v]
+        elif key in RENAMED:
+            out.append(f"{key} was renamed: use {RENAMED[key]}")
+        elif isinstance(v, dict):
+            out += old_keys(v, key + ".")
+    return out
+
+
 def _deep_merge(base: dict, over: dict) -> dict:
     out = dict(base)
     for k, v in over.items():
@@ -55,10 +98,17 @@ def parse_override(text: str) -> dict:
 
 def load_config(files: Iterable[str | Path] = (), overrides: Iterable[str] = ()) -> RecstreamConfig:
     data: dict = {}
+    old: list[str] = []
     for f in files:
-        data = _deep_merge(data, _read_yaml(Path(f)))
+        layer = _read_yaml(Path(f))
+        old += [f"  {f}: {line}" for line in old_keys(layer)]
+        data = _deep_merge(data, layer)
     for o in overrides:
-        data = _deep_merge(data, parse_override(o))
+        layer = parse_override(o)
+        old += [f"  --set {o}: {line}" for line in old_keys(layer)]
+        data = _deep_merge(data, layer)
+    if old:
+        raise ConfigError("configuration uses old keys:\n" + "\n".join(old))
     try:
         return RecstreamConfig.model_validate(data)
     except ValidationError as exc:

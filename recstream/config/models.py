@@ -7,10 +7,18 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from recstream.config.feature_sections import (AnomalyConfig, ContentConfig, InteractionConfig, ItemFeatureConfig,
-                                               PrivacyConfig)
+from recstream.config.feature_sections import (AnomalyConfig, ContentConfig, InteractionConfig, InterestConfig,
+                                               ItemFeatureConfig, PrivacyConfig)
+from recstream.sources.synthetic import SyntheticSpec
 from recstream.store.config import SqliteStoreConfig, StoreConfig  # noqa: F401 (the store section, re-exported)
-from udfs.features.params import DEFAULT_EVENT_WEIGHTS, FeatureParams
+from udfs.features.params import FeatureParams
+from udfs.inference import ScorerOptions
+
+# Defaults that a plain dataclass of a lower layer also has come from that dataclass (one edit changes
+# both; tests/recstream/test_config.py compares them field by field).
+_FEATURES = FeatureParams()
+_SYNTHETIC = SyntheticSpec()
+_SCORER = ScorerOptions(model_dir="")
 
 
 class Section(BaseModel):
@@ -18,19 +26,27 @@ class Section(BaseModel):
 
 
 class SyntheticSourceConfig(Section):
-    seed: int = 7
-    users: int = Field(500, ge=1)
-    items: int = Field(2000, ge=1)
-    categories: int = Field(20, ge=1)
-    events: int = Field(20_000, ge=1)
-    span_hours: float = Field(72.0, gt=0)
-    bot_users: int = Field(3, ge=0)
-    late_fraction: float = Field(0.01, ge=0, le=1)
-    malformed_fraction: float = Field(0.005, ge=0, le=1)
-    max_disorder_ms: int = Field(5_000, ge=0)
+    seed: int = _SYNTHETIC.seed
+    users: int = Field(_SYNTHETIC.n_users, ge=1)
+    items: int = Field(_SYNTHETIC.n_items, ge=1)
+    categories: int = Field(_SYNTHETIC.n_categories, ge=1)
+    events: int = Field(_SYNTHETIC.n_events, ge=1)
+    span_hours: float = Field(_SYNTHETIC.span_hours, gt=0)
+    bot_users: int = Field(_SYNTHETIC.bot_users, ge=0)
+    late_fraction: float = Field(_SYNTHETIC.late_fraction, ge=0, le=1)
+    malformed_fraction: float = Field(_SYNTHETIC.malformed_fraction, ge=0, le=1)
+    max_disorder_ms: int = Field(_SYNTHETIC.max_disorder_ms, ge=0)
     user_dist: Literal["pareto", "uniform"] = Field(
-        "pareto", description="pareto: every user has events, a few many (sessions); uniform: each event's user "
-                              "and time drawn uniformly, so with many users most appear at most once per micro-batch")
+        _SYNTHETIC.user_dist, description="pareto: every user has events, a few many (sessions); uniform: each "
+        "event's user and time drawn uniformly, so with many users most appear at most once per micro-batch")
+
+    def spec(self) -> SyntheticSpec:
+        """The generator's spec (its other fields keep their defaults)."""
+        return SyntheticSpec(
+            seed=self.seed, n_users=self.users, n_items=self.items, n_categories=self.categories,
+            n_events=self.events, span_hours=self.span_hours, bot_users=self.bot_users,
+            late_fraction=self.late_fraction, malformed_fraction=self.malformed_fraction,
+            max_disorder_ms=self.max_disorder_ms, user_dist=self.user_dist)
 
 
 class MovieLensSourceConfig(Section):
@@ -56,17 +72,17 @@ class SourceConfig(Section):
 
 
 class FeatureConfig(Section):
-    windows_s: list[int] = [300, 3600, 86400]
-    buckets_per_window: int = Field(60, ge=1)
-    sequence_length: int = Field(50, ge=1, le=1000)
-    session_gap_s: int = Field(1800, gt=0)
-    half_life_short_h: float = Field(2.0, gt=0)
-    half_life_long_h: float = Field(168.0, gt=0)
-    max_categories: int = Field(64, ge=1)
-    top_categories: int = Field(10, ge=1)
-    allowed_lateness_s: float = Field(600.0, ge=0)
-    rating_weight: float = 3.0
-    event_weights: dict[str, float] = dict(DEFAULT_EVENT_WEIGHTS)
+    windows_s: list[int] = Field([w // 1000 for w in _FEATURES.windows_ms],
+                                 description="sliding windows of the user rows (window_counts)")
+    tiles_per_window: int = Field(_FEATURES.buckets_per_window, ge=1, description=(
+        "time tiles each window is counted in (the stored rows' tiles; window / tiles = granularity, "
+        "docs/features.md)"))
+    sequence_length: int = Field(_FEATURES.sequence_length, ge=1, le=1000, description="last-N items kept per user")
+    session_gap_s: int = Field(_FEATURES.session_gap_ms // 1000, gt=0,
+                               description="a gap this long ends a session (also the anomaly part's bot sessions)")
+    allowed_lateness_s: float = Field(_FEATURES.allowed_lateness_ms / 1000, ge=0, description=(
+        "events older than the user's newest event by more than this are late (dead letters)"))
+    interest: InterestConfig = InterestConfig()
     interactions: InteractionConfig = InteractionConfig()
     items: ItemFeatureConfig = ItemFeatureConfig()
     anomaly: AnomalyConfig = AnomalyConfig()
@@ -75,16 +91,16 @@ class FeatureConfig(Section):
     def params(self) -> FeatureParams:
         return FeatureParams(
             windows_ms=tuple(int(w * 1000) for w in self.windows_s),
-            buckets_per_window=self.buckets_per_window,
+            buckets_per_window=self.tiles_per_window,
             sequence_length=self.sequence_length,
             session_gap_ms=int(self.session_gap_s * 1000),
-            half_life_short_ms=int(self.half_life_short_h * 3_600_000),
-            half_life_long_ms=int(self.half_life_long_h * 3_600_000),
-            max_categories=self.max_categories,
-            top_categories=self.top_categories,
+            half_life_short_ms=int(self.interest.half_life_short_h * 3_600_000),
+            half_life_long_ms=int(self.interest.half_life_long_h * 3_600_000),
+            max_categories=self.interest.max_categories,
+            top_categories=self.interest.top_categories,
             allowed_lateness_ms=int(self.allowed_lateness_s * 1000),
-            rating_weight=self.rating_weight,
-            event_weights=dict(self.event_weights),
+            rating_weight=self.interest.rating_weight,
+            event_weights=dict(self.interest.event_weights),
             interactions=self.interactions.params(),
             items=self.items.params(),
             anomaly=self.anomaly.params(session_gap_ms=int(self.session_gap_s * 1000)),
@@ -104,18 +120,19 @@ def packaged_demo_model() -> Path:
 class ModelConfig(Section):
     enabled: bool | Literal["auto"] = Field("auto", description="auto: score when model.path/model.onnx exists")
     path: Path = Field(default_factory=packaged_demo_model)
-    provider: Literal["auto", "cuda", "cpu"] = "auto"
-    gpu_mem_limit_mb: int = Field(2048, ge=64)
-    threads: int | None = Field(None, ge=1, description="onnxruntime intra-op threads (CPU); default 1 per fold "
+    provider: Literal["auto", "cuda", "cpu"] = _SCORER.provider
+    gpu_mem_limit_mb: int = Field(_SCORER.gpu_mem_limit_mb, ge=64)
+    threads: int | None = Field(_SCORER.threads, ge=1, description="onnxruntime intra-op threads (CPU); default 1 per fold "
                                 "subtask with runner=fold, onnxruntime's own default with runner=udf")
-    spin: bool = Field(False, description="let onnxruntime's CPU thread pool spin between calls: faster "
+    spin: bool = Field(_SCORER.spin, description="let onnxruntime's CPU thread pool spin between calls: faster "
                        "inference, but the spinning threads take CPU from the JVM (bench/README.md)")
-    cold_start_min_events: int = Field(3, ge=0)
+    cold_start_min_events: int = Field(_SCORER.cold_start_min_events, ge=0,
+                                       description="below this many events a user gets the popular list")
     runner: Literal["fold", "udf"] = Field("fold", description=(
         "where the model runs: fold (in the fold operator, on each bucket batch's users, right after "
         "they are folded: no extra Flink hop) or udf (a vectorized pandas UDF over Arrow batches of "
         "bucket batches, in separate Python worker processes; docs/model.md)"))
-    batch_size: int = Field(1000, ge=1, description="max rows per model call")
+    batch_size: int = Field(_SCORER.batch_size, ge=1, description="max rows per model call")
     max_wait_ms: int = Field(200, ge=1, description="runner=udf: flush a partial Arrow batch after this long")
     parallelism: int | None = Field(None, ge=1, description="runner=udf: scoring parallelism "
                                     "(default: job.parallelism)")

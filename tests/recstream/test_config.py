@@ -50,3 +50,62 @@ def test_the_default_model_path_is_where_demo_model_writes():
     from model_export.demo import DEMO_DIR
 
     assert load_config([], []).model.path.resolve() == DEMO_DIR
+
+
+def test_other_defaults_come_from_the_lower_layers_dataclasses():
+    from recstream.sources.synthetic import SyntheticSpec
+    from udfs.inference import ScorerOptions
+    from udfs.privacy import DEFAULT_DIGEST_CHARS
+
+    cfg = load_config()
+    assert cfg.source.synthetic.spec() == SyntheticSpec()
+    scorer = ScorerOptions(model_dir="")
+    for name in ("provider", "gpu_mem_limit_mb", "cold_start_min_events", "threads", "spin", "batch_size"):
+        assert getattr(cfg.model, name) == getattr(scorer, name), name
+    assert cfg.privacy.digest_chars == DEFAULT_DIGEST_CHARS
+
+
+@pytest.mark.parametrize("old, new", [
+    ("features.buckets_per_window=30", "features.tiles_per_window"),
+    ("features.items.buckets_per_window=30", "features.items.tiles_per_window"),
+    ("features.anomaly.bucket_s=30", "features.anomaly.rate_interval_s"),
+    ("features.anomaly.min_own_buckets=3", "features.anomaly.min_own_intervals"),
+    ("features.half_life_short_h=1", "features.interest.half_life_short_h"),
+    ("features.half_life_long_h=100", "features.interest.half_life_long_h"),
+    ("features.max_categories=32", "features.interest.max_categories"),
+    ("features.top_categories=5", "features.interest.top_categories"),
+    ("features.event_weights={view: 1}", "features.interest.event_weights"),
+    ("features.rating_weight=2", "features.interest.rating_weight"),
+])
+def test_a_renamed_key_fails_naming_the_new_key(old, new, tmp_path):
+    key = old.split("=", 1)[0]
+    with pytest.raises(ConfigError, match=f"--set {old}: {key} was renamed: use {new}".replace(".", r"\.")
+                       .replace("{", r"\{").replace("}", r"\}")):
+        load_config(overrides=[old])
+    # the same key in a YAML file names the file
+    parts = key.split(".")
+    f = tmp_path / "old.yaml"
+    f.write_text("".join(f"{'  ' * i}{p}:\n" for i, p in enumerate(parts[:-1]))
+                 + f"{'  ' * (len(parts) - 1)}{parts[-1]}: {old.split('=', 1)[1]}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config([f])
+    assert f"{f}: {key} was renamed: use {new}" in str(err.value)
+    load_config(overrides=[f"{new}={old.split('=', 1)[1]}"])  # the new key takes the same value
+
+
+def test_a_removed_key_fails_saying_why():
+    with pytest.raises(ConfigError, match=r"features\.items\.trending_min_events was removed: .*never calls"):
+        load_config(overrides=["features.items.trending_min_events=3"])
+
+
+def test_every_renamed_key_points_at_an_existing_key():
+    from recstream.config.loader import RENAMED, SECTIONS_RENAMED
+    from tools.config_reference import leaves
+
+    keys = [k for k, _, _ in leaves(load_config())]
+    for old, new in RENAMED.items():
+        assert old not in keys
+        if old in SECTIONS_RENAMED:
+            assert any(k.startswith(new + ".") for k in keys), new
+        else:
+            assert new in keys, new

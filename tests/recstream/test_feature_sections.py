@@ -1,3 +1,5 @@
+import dataclasses
+
 import pytest
 
 from recstream.config.loader import ConfigError, load_config
@@ -5,19 +7,39 @@ from udfs.features.anomaly import AnomalyParams
 from udfs.features.content_interest import ContentParams
 from udfs.features.interactions import InteractionParams
 from udfs.features.items import ItemParams
+from udfs.features.params import FeatureParams
+
+# which feature parts the user state computes: off in a bare FeatureParams, the config's
+# features.<part>.enabled turns them on (by default interactions and anomaly; content needs embeddings)
+PART_SWITCHES = {"interactions_on": True, "anomaly_on": True, "content_on": False}
 
 
-def test_defaults_map_onto_the_module_defaults():
+def differing_fields(built, default) -> list[str]:
+    """Init fields of two dataclass instances whose values differ, by name (nested dataclasses: dotted)."""
+    out = []
+    for f in dataclasses.fields(default):
+        if not f.init:
+            continue
+        a, b = getattr(built, f.name), getattr(default, f.name)
+        if dataclasses.is_dataclass(b):
+            out += [f"{f.name}.{n}" for n in differing_fields(a, b)]
+        elif a != b:
+            out.append(f"{f.name}: config {a!r} != dataclass {b!r}")
+    return out
+
+
+def test_a_default_config_builds_the_default_dataclasses_field_by_field():
+    """The dataclasses own the defaults; a config default written separately that drifted shows up here."""
     p = load_config().features.params()
-    assert p.interactions == InteractionParams()
-    assert p.items == ItemParams()
-    assert p.anomaly == AnomalyParams()
-    assert p.content == ContentParams()
+    assert {k: getattr(p, k) for k in PART_SWITCHES} == PART_SWITCHES
+    assert differing_fields(p, FeatureParams(**PART_SWITCHES)) == []  # nested: interactions, items, anomaly, content
+    assert (p.interactions, p.items, p.anomaly, p.content) == (InteractionParams(), ItemParams(), AnomalyParams(),
+                                                               ContentParams())
 
 
 def test_overrides_convert_units_and_share_the_session_gap():
     cfg = load_config(overrides=[
-        "features.session_gap_s=600", "features.anomaly.bucket_s=30", "features.anomaly.exclude_tier=warn",
+        "features.session_gap_s=600", "features.anomaly.rate_interval_s=30", "features.anomaly.exclude_tier=warn",
         "features.items.windows_s=[600,7200]", "features.items.trending_short_s=600",
         "features.items.trending_long_s=7200", "features.items.popularity_weights={purchase: 4}",
         "features.interactions.affinity_half_life_h=0.5", "features.content.half_life_h=2",

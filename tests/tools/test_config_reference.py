@@ -23,7 +23,7 @@ def test_every_leaf_key_is_documented():
 
 def test_main_keys_table_names_existing_keys():
     text = ref.PAGE.read_text()
-    table = text.split("## Main keys", 1)[1].split("## Reference", 1)[0]
+    table = text.split("## Main keys", 1)[1].split("\n## ", 1)[0]
     named = []
     for row in (line for line in table.splitlines() if line.startswith("| `")):
         for token in re.findall(r"`([a-z_.{},*]+)`", row.split("|")[1]):
@@ -40,3 +40,15 @@ def test_types_and_defaults_render_without_the_checkout_path():
     assert "| `model_export/demo` |" in rows["`model.path`"]  # the packaged model, relative to the checkout
     assert "`sqlite` \\| `cassandra`" in rows["`store.kind`"]
     assert "int (≥ 1)" in rows["`job.parallelism`"]
+
+
+def test_every_renamed_and_removed_key_is_in_the_table():
+    from recstream.config.loader import REMOVED, RENAMED
+
+    text = ref.PAGE.read_text()
+    table = text.split("## Renamed and removed keys", 1)[1].split("## Reference", 1)[0]
+    rows = {line.split("|")[1].strip(): line.split("|")[2].strip() for line in table.splitlines()
+            if line.startswith("| `")}
+    assert {old: new for old, new in rows.items() if not new.startswith("removed")} == \
+        {f"`{old}`": f"`{new}`" for old, new in RENAMED.items()}
+    assert {old for old, new in rows.items() if new.startswith("removed")} == {f"`{old}`" for old in REMOVED}
