@@ -27,6 +27,7 @@ import uuid
 from pathlib import Path
 
 from flink_jobs.sql import bucket_sql, with_batch_time  # noqa: F401 - with_batch_time: the job's sources use it
+from flink_jobs.state_backend import heap_state
 from recstream.config import RecstreamConfig, load_config
 
 DISCARD = "org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink"
@@ -162,12 +163,14 @@ def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str,
     # cold-start users get the item path's popular list, read from the store, when the item path runs
     popular_store = StoreOpener(store.spec, read_only=True) if options.emit_items else None
     in_fold = scoring and cfg.model.runner == "fold"
+    sweep = heap_state(cfg)
     features = (
         batch_stream.key_by(lambda r: r[0], key_type=Types.INT())
         .process(FoldUserBuckets(params, ttl_ms, cfg.job.user_buckets, with_origin, options,
                                  score_input=scoring and not in_fold,
                                  # one onnxruntime thread per fold subtask unless set: a fold runs per core
-                                 scorer=scorer_options(cfg, popular_store, threads=1) if in_fold else None),
+                                 scorer=scorer_options(cfg, popular_store, threads=1) if in_fold else None,
+                                 sweep_state=sweep),
                  output_type=BUCKET_ROWS)
         .name("validate-fold-user-state")
         .set_parallelism(cfg.job.parallelism)
@@ -234,7 +237,7 @@ def attach_scoring(t_env, cfg: RecstreamConfig, score_inputs, popular_store=None
                           score(col("score_input")).alias("scores"))
     return (table_to_stream(t_env, scored, cfg.job.parallelism)
             .key_by(lambda r: r[0], key_type=Types.INT())
-            .process(BucketDrift(cfg.job.state_ttl_ms), output_type=SCORED_ROWS)
+            .process(BucketDrift(cfg.job.state_ttl_ms, cfg.job.user_buckets, heap_state(cfg)), output_type=SCORED_ROWS)
             .name("interest-drift").set_parallelism(cfg.job.parallelism).uid("interest-drift-buckets"))
 
 

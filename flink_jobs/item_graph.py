@@ -5,6 +5,7 @@ from __future__ import annotations
 from pyflink.common import Types
 
 from flink_jobs.sql import bucket_sql, with_batch_time
+from flink_jobs.state_backend import heap_state
 from udfs.features.runtime import FoldOptions
 from udfs.flink.items import FoldItemBuckets, ItemWriter
 
@@ -40,7 +41,7 @@ def attach_item_features(t_env, cfg, item_records, open_store, run_id: str, boun
     ttl_ms = cfg.job.state_ttl_ms
     rows = (t_env.to_data_stream(table)
             .key_by(lambda r: r[0], key_type=Types.INT())
-            .process(FoldItemBuckets(params.items, ttl_ms, items_cfg.buckets, embeddings),
+            .process(FoldItemBuckets(params.items, ttl_ms, items_cfg.buckets, embeddings, heap_state(cfg)),
                      output_type=Types.PICKLED_BYTE_ARRAY())
             .name("fold-item-state").uid("fold-item-buckets"))  # was fold-item-state (per-item ValueState)
     (rows.map(ItemWriter(open_store, run_id, params.items, items_cfg.top_k, items_cfg.popular_every_s),

@@ -38,7 +38,7 @@ from udfs.features.params import FeatureParams
 from udfs.features.runtime import FoldOptions, FoldRuntime
 from udfs.flink.metrics import InferenceMetrics, SettableGauge, final_metrics_wait_s
 from udfs.flink.opening import OPEN_LOCK
-from udfs.flink.state import BucketLayout, MapStateMapping, expire_after_write
+from udfs.flink.state import BucketLayout, ExpirySweep, MapStateMapping, expire_after_write
 from udfs.flink.types import DEAD_TAG, ITEM_TAG, SCORE_TAG, SCORED_TAG
 from udfs.inference import ScorerOptions, close_scorer, render_score, score_inputs, update_drift
 
@@ -67,9 +67,11 @@ def epoch_ms(instant) -> int:
 class FoldUserBuckets(KeyedProcessFunction):
     def __init__(self, params: FeatureParams, ttl_ms: int, buckets: int, with_origin: bool = False,
                  options: FoldOptions | None = None, score_input: bool = True,
-                 scorer: ScorerOptions | None = None) -> None:
+                 scorer: ScorerOptions | None = None, sweep_state: bool = True) -> None:
         """``score_input``: emit score inputs for the scoring UDF; ``scorer``: score in this operator
-        instead (``model.runner=fold``), the scored rows on the scored side output."""
+        instead (``model.runner=fold``), the scored rows on the scored side output. ``sweep_state``:
+        remove expired user states now and then (:class:`ExpirySweep`: the heap backend; RocksDB's
+        compaction filter removes them there)."""
         self.params = params
         self.ttl_ms = ttl_ms
         self.buckets = buckets
@@ -77,6 +79,7 @@ class FoldUserBuckets(KeyedProcessFunction):
         self.options = options or FoldOptions()
         self.scorer_options = scorer
         self.score_input = "rows" if scorer is not None else score_input
+        self.sweep_state = sweep_state
 
     def open(self, runtime_context):
         desc = expire_after_write(MapStateDescriptor("users", Types.STRING(), Types.PICKLED_BYTE_ARRAY()), self.ttl_ms)
@@ -99,6 +102,8 @@ class FoldUserBuckets(KeyedProcessFunction):
         self.g_lag = SettableGauge(group, "event_time_lag_ms")  # pushed, see udfs/flink/metrics.py
         self.g_state_bytes = SettableGauge(group, "state_bytes_per_user_avg")
         self.g_users_per_batch = SettableGauge(group, "users_per_micro_batch")
+        self.g_users_in_state = SettableGauge(group, "users_in_state")  # as of each bucket's last sweep
+        self.sweep = ExpirySweep(self.ttl_ms, self.buckets) if getattr(self, "sweep_state", True) else None
         self.rt = FoldRuntime(self.options, self.params)  # loads embeddings, population, pseudonym key
         self.emit_items = self.options.emit_items
         # histograms/distributions exist only in process mode's metric group
@@ -121,6 +126,10 @@ class FoldUserBuckets(KeyedProcessFunction):
                           self.score_input)
         for stage, reason, raw, origin in res.dead:
             yield DEAD_TAG, Row(stage, reason, raw, origin)
+        if self.sweep is not None and self.sweep.due(bucket):
+            swept = [self.states.map_state] + ([self.prev.map_state] if self.scorer is not None else [])
+            self.sweep.run(bucket, *swept)
+            self.g_users_in_state.set(self.sweep.live_total)
         self.m_in.inc(res.seen)
         self.m_batches.inc()
         if self.m_batch_size is not None:

@@ -34,9 +34,9 @@ from pyflink.datastream.state import MapStateDescriptor
 from schemas.rows import ItemRow, PopularItems
 from udfs.features.item_fold import PopularLists, fold_item_bucket
 from udfs.features.items import ItemParams
-from udfs.flink.metrics import final_metrics_wait_s
+from udfs.flink.metrics import SettableGauge, final_metrics_wait_s
 from udfs.flink.opening import OPEN_LOCK
-from udfs.flink.state import BucketLayout, MapStateMapping, expire_after_write
+from udfs.flink.state import BucketLayout, ExpirySweep, MapStateMapping, expire_after_write
 from udfs.flink.types import subtask_index
 
 
@@ -44,8 +44,10 @@ class FoldItemBuckets(KeyedProcessFunction):
     """Fold one item bucket's batch of records into its items' :class:`ItemAggregate` (MapState of
     the bucket, keyed by item id); emit the items' store rows as one list (``udfs.flink.types.ITEM_FIELDS``)."""
 
-    def __init__(self, params: ItemParams, ttl_ms: int, buckets: int, embeddings_path: str | None = None) -> None:
+    def __init__(self, params: ItemParams, ttl_ms: int, buckets: int, embeddings_path: str | None = None,
+                 sweep_state: bool = True) -> None:
         self.params = params
+        self.sweep_state = sweep_state
         self.ttl_ms = ttl_ms
         self.buckets = buckets
         self.embeddings_path = embeddings_path
@@ -64,11 +66,16 @@ class FoldItemBuckets(KeyedProcessFunction):
         self.m_batches = group.counter("item_batches")
         self.m_records = group.counter("item_records")
         self.m_items = group.counter("item_rows")
+        self.g_items_in_state = SettableGauge(group, "items_in_state")  # as of each bucket's last sweep
+        self.sweep = ExpirySweep(self.ttl_ms, self.buckets) if getattr(self, "sweep_state", True) else None
 
     def process_element(self, row, ctx):
         bucket, recs, n = row[0], row[1], row[2]
         self.layout.check(bucket)
         rows = fold_item_bucket(recs, self.states, self.params, self.embeddings)
+        if self.sweep is not None and self.sweep.due(bucket):
+            self.sweep.run(bucket, self.states.map_state)
+            self.g_items_in_state.set(self.sweep.live_total)
         self.m_batches.inc()
         self.m_records.inc(n)
         self.m_items.inc(len(rows))

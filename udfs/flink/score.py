@@ -21,7 +21,7 @@ from pyflink.table.udf import ScalarFunction
 
 from udfs.features.bucket_fold import user_line_key
 from udfs.flink.metrics import InferenceMetrics
-from udfs.flink.state import MapStateMapping, expire_after_write
+from udfs.flink.state import ExpirySweep, MapStateMapping, expire_after_write
 from udfs.inference import ScorerOptions, close_scorer, render_score, score_inputs, update_drift
 
 
@@ -79,12 +79,15 @@ class BucketDrift(KeyedProcessFunction):
     and the previous one, kept per user in a ``MapState`` under the user's store key) to a scored
     bucket batch, as a ``drifts`` column of lines (empty line: no drift)."""
 
-    def __init__(self, ttl_ms: int) -> None:
+    def __init__(self, ttl_ms: int, buckets: int = 1, sweep_state: bool = True) -> None:
         self.ttl_ms = ttl_ms
+        self.buckets = buckets
+        self.sweep_state = sweep_state
 
     def open(self, runtime_context):
         self.prev = MapStateMapping(runtime_context.get_map_state(expire_after_write(
             MapStateDescriptor("prev_embedding", Types.STRING(), Types.PICKLED_BYTE_ARRAY()), self.ttl_ms)))
+        self.sweep = ExpirySweep(self.ttl_ms, self.buckets) if getattr(self, "sweep_state", True) else None
 
     def process_element(self, row, ctx):
         drifts = []
@@ -92,4 +95,6 @@ class BucketDrift(KeyedProcessFunction):
             s = json.loads(scored)
             drift = update_drift(self.prev, user_line_key(line), s["cold"], s["emb"])
             drifts.append("" if drift is None else repr(drift))
+        if self.sweep is not None and self.sweep.due(row[0]):
+            self.sweep.run(row[0], self.prev.map_state)
         yield Row(row[0], row[1], row[2], row[3], row[4], "\n".join(drifts))
