@@ -56,9 +56,10 @@ class LayoutClusters:
                     raise ValueError(f"layout {name} has {tms * slots} slots, fewer than parallelism {self.parallelism}")
                 ov = [f"cluster.home={self.work / f'cluster-{name}'}", f"cluster.rest_port={free_port()}",
                       f"cluster.rpc_port={free_port()}", f"cluster.taskmanagers={tms}", f"cluster.slots={slots}",
-                      "cluster.restart.attempts=0", *self.cluster_extra]
+                      "restart.attempts=0", *self.cluster_extra]
                 self.cluster_overrides[name] = ov
-                cluster = LocalCluster(load_config(overrides=ov).cluster)
+                cfg = load_config(overrides=ov)
+                cluster = LocalCluster(cfg.cluster, cfg.checkpoint, cfg.restart)
                 cluster.start()
                 self.clusters[name] = cluster
         except BaseException:

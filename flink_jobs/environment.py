@@ -1,16 +1,16 @@
 """Create a configured StreamExecutionEnvironment + table environment for recstream jobs,
 and the Flink keys for checkpointing, state backend and restarts.
 
-Local runs (``recstream run``) take checkpointing and restarts from ``job.*`` (off by default).
-Jobs on a cluster take them from ``cluster.checkpoint`` / ``cluster.restart``: the same keys
-are the cluster's defaults in its generated config.yaml (:func:`recstream.cluster.job_conf.cluster_job_conf`)
-and are shipped with every ``recstream submit`` in ``job.flink_conf``, which wins over ``job.*``.
+Checkpointing and restarts come from the ``checkpoint`` and ``restart`` sections, with what an unset
+key means in a local run: no checkpoints, no restarts (:func:`recstream.cluster.job_conf.local_job_conf`).
+``recstream submit`` resolves them for the cluster (10 s checkpoints, 3 restarts) into the config it
+ships, so the job on the cluster gets its keys from the same function.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from recstream.cluster.job_conf import restart_conf
+from recstream.cluster.job_conf import local_job_conf
 from recstream.config import RecstreamConfig
 from recstream.flink_env import guard_planner_threads, prepare_process_env, python_conf
 
@@ -39,11 +39,7 @@ def flink_configuration(cfg: RecstreamConfig) -> dict[str, str]:
         conf["python.fn-execution.arrow.batch.size"] = str(cfg.model.batch_size)
         conf["python.fn-execution.bundle.size"] = str(cfg.model.batch_size)
         conf["python.fn-execution.bundle.time"] = str(cfg.model.max_wait_ms)
-    conf.update(restart_conf(job.restart_attempts, 2.0))
-    if job.checkpoint_interval_ms:
-        conf["execution.checkpointing.interval"] = f"{job.checkpoint_interval_ms} ms"
-        if job.checkpoint_dir:
-            conf["execution.checkpointing.dir"] = job.checkpoint_dir.resolve().as_uri()
+    conf.update(local_job_conf(cfg.checkpoint, cfg.restart))
     conf.update(job.flink_conf)
     return conf
 

@@ -36,7 +36,7 @@ def _cluster(config, overrides, announce: bool = True):
     from recstream.cluster import LocalCluster
 
     target = _target(config, overrides, announce)
-    return LocalCluster(target.cfg.cluster), target
+    return LocalCluster(target.cfg.cluster, target.cfg.checkpoint, target.cfg.restart), target
 
 
 @cluster_app.command("start")
@@ -48,7 +48,7 @@ def cluster_start(config: Optional[List[Path]] = ConfigOpt, overrides: Optional[
 
     # start takes the settings it is given, never an earlier record
     cfg = load_cli_config(config, overrides)
-    cluster = LocalCluster(cfg.cluster)
+    cluster = LocalCluster(cfg.cluster, cfg.checkpoint, cfg.restart)
     try:
         with err.status("starting Flink (about 10-20 s)"):
             ov = cluster.start()

@@ -1,14 +1,16 @@
-"""Job-level Flink keys for checkpointing, state backend and restarts, from the config sections.
+"""Job-level Flink keys for checkpointing, state backend and restarts, from the ``checkpoint`` and
+``restart`` config sections.
 
-Jobs on a cluster take them from ``cluster.checkpoint`` / ``cluster.restart``: the same keys are the
-cluster's defaults in its generated config.yaml and are shipped with every ``recstream submit`` in
-``job.flink_conf``. Local runs take restarts from ``job.*`` (flink_jobs/environment.py).
+One section each serves every way a job runs; only what an unset key means differs (the rule is in
+``recstream.config.models``): a job on a cluster (``recstream submit``; the cluster's generated
+config.yaml) checkpoints every 10 s to ``<cluster.home>/checkpoints`` and restarts 3 times, a local run
+(``recstream run``, flink_jobs/environment.py) neither, unless the keys are set.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-from recstream.config.models import CheckpointSettings, ClusterConfig
+from recstream.config.models import CheckpointConfig, ClusterConfig, RestartConfig
 
 
 def restart_conf(attempts: int, delay_s: float) -> dict[str, str]:
@@ -20,24 +22,27 @@ def restart_conf(attempts: int, delay_s: float) -> dict[str, str]:
             "restart-strategy.fixed-delay.delay": f"{int(delay_s * 1000)} ms"}
 
 
-def checkpoint_conf(ck: CheckpointSettings, checkpoint_dir: Path, savepoint_dir: Path | None = None) -> dict[str, str]:
-    """Exactly-once checkpoints every ``ck.interval_ms`` to ``checkpoint_dir``, retained on cancel
-    (so a cancelled or failed job can be resumed from its last checkpoint), with the chosen state backend."""
+def checkpoint_conf(ck: CheckpointConfig, interval_ms: int, checkpoint_dir: Path | None,
+                    savepoint_dir: Path | None = None) -> dict[str, str]:
+    """Exactly-once checkpoints every ``interval_ms`` (0: none) with the chosen state backend; with a
+    ``checkpoint_dir`` they go there and are retained on cancel (so a cancelled or failed job can be
+    resumed from its last checkpoint)."""
     conf = {"state.backend.type": ck.state_backend}
     if savepoint_dir is not None:
         conf["execution.checkpointing.savepoint-dir"] = Path(savepoint_dir).resolve().as_uri()
-    if not ck.interval_ms:
+    if not interval_ms:
         return conf
     conf.update({
-        "execution.checkpointing.interval": f"{ck.interval_ms} ms",
+        "execution.checkpointing.interval": f"{interval_ms} ms",
         "execution.checkpointing.mode": "EXACTLY_ONCE",
-        "execution.checkpointing.dir": Path(checkpoint_dir).resolve().as_uri(),
         "execution.checkpointing.min-pause": f"{ck.min_pause_ms} ms",
         "execution.checkpointing.timeout": f"{ck.timeout_ms} ms",
         "execution.checkpointing.num-retained": str(ck.retained),
-        "execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
         "execution.checkpointing.unaligned.enabled": str(ck.unaligned).lower(),
     })
+    if checkpoint_dir is not None:
+        conf["execution.checkpointing.dir"] = Path(checkpoint_dir).resolve().as_uri()
+        conf["execution.checkpointing.externalized-checkpoint-retention"] = "RETAIN_ON_CANCELLATION"
     if ck.state_backend == "rocksdb":
         conf["execution.checkpointing.incremental"] = str(ck.incremental).lower()
         # state size in the web UI / REST / Prometheus (RocksDB native metrics, cheap estimates)
@@ -47,15 +52,20 @@ def checkpoint_conf(ck: CheckpointSettings, checkpoint_dir: Path, savepoint_dir:
     return conf
 
 
-def cluster_dirs(cluster: ClusterConfig) -> tuple[Path, Path]:
-    """(checkpoint dir, savepoint dir) of a cluster, absolute."""
+def cluster_dirs(cluster: ClusterConfig, ck: CheckpointConfig) -> tuple[Path, Path]:
+    """(checkpoint dir, savepoint dir) of jobs on a cluster, absolute."""
     home = cluster.home.resolve()
-    ck = cluster.checkpoint
     return (ck.dir or home / "checkpoints").resolve(), (ck.savepoint_dir or home / "savepoints").resolve()
 
 
-def cluster_job_conf(cluster: ClusterConfig) -> dict[str, str]:
+def cluster_job_conf(cluster: ClusterConfig, ck: CheckpointConfig, restart: RestartConfig) -> dict[str, str]:
     """Job-level Flink keys for jobs on a cluster: checkpointing, state backend, restart strategy."""
-    checkpoints, savepoints = cluster_dirs(cluster)
-    return {**checkpoint_conf(cluster.checkpoint, checkpoints, savepoints),
-            **restart_conf(cluster.restart.attempts, cluster.restart.delay_s)}
+    checkpoints, savepoints = cluster_dirs(cluster, ck)
+    return {**checkpoint_conf(ck, ck.interval(on_cluster=True), checkpoints, savepoints),
+            **restart_conf(restart.attempts_for(on_cluster=True), restart.delay_s)}
+
+
+def local_job_conf(ck: CheckpointConfig, restart: RestartConfig) -> dict[str, str]:
+    """Job-level Flink keys for a local run (no checkpoints and no restarts unless set)."""
+    return {**checkpoint_conf(ck, ck.interval(on_cluster=False), ck.dir, ck.savepoint_dir),
+            **restart_conf(restart.attempts_for(on_cluster=False), restart.delay_s)}

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from recstream.cluster.conf import BIND_HOST, ClusterLayout, flink_home, process_env, write_conf_dir
 from recstream.cluster.rest import FlinkRest, RestError
-from recstream.config.models import ClusterConfig
+from recstream.config.models import CheckpointConfig, ClusterConfig, RestartConfig
 from recstream.ports import free_port, port_free  # noqa: F401 (free_port: imported from here by tests)
 
 
@@ -70,8 +70,12 @@ def children_of(pid: int) -> list[int]:
 
 
 class LocalCluster:
-    def __init__(self, cluster: ClusterConfig) -> None:
+    def __init__(self, cluster: ClusterConfig, checkpoint: CheckpointConfig | None = None,
+                 restart: RestartConfig | None = None) -> None:
+        """``checkpoint`` / ``restart``: the sections whose keys the generated config.yaml holds as the
+        cluster's job defaults (None: the sections' defaults)."""
         self.cfg = cluster
+        self.checkpoint, self.restart = checkpoint, restart
         self.layout = ClusterLayout.of(cluster)
         self.rest = FlinkRest(f"http://{BIND_HOST}:{cluster.rest_port}")
 
@@ -114,7 +118,7 @@ class LocalCluster:
         for port in (self.cfg.rest_port, self.cfg.rpc_port):
             if not port_free(port):
                 raise ClusterError(f"port {port} on {BIND_HOST} is in use (set cluster.rest_port / cluster.rpc_port)")
-        write_conf_dir(self.cfg)
+        write_conf_dir(self.cfg, checkpoint=self.checkpoint, restart=self.restart)
         for f in self.layout.pid.glob("*.pid"):  # stale pids of a previous cluster
             f.unlink()
         try:

@@ -1,7 +1,7 @@
 """Which cluster a command addresses: the one ``recstream cluster start`` started, unless it names one.
 
-``cluster start`` records the effective ``cluster`` section in ``<cluster.home>/recstream-cluster.yaml``
-and points ``<job.work_dir>/current-cluster`` (one line: that home) at it. A later command without
+``cluster start`` records the effective ``cluster`` section, with the ``checkpoint`` and ``restart``
+sections whose keys are the cluster's job defaults, in ``<cluster.home>/recstream-cluster.yaml`` and points ``<job.work_dir>/current-cluster`` (one line: that home) at it. A later command without
 ``cluster.*`` settings follows the pointer and loads the record as a config layer under its own
 ``--config`` / ``--set`` (packaged defaults < record < files < overrides). A command that gives any
 ``cluster.*`` key does not follow the pointer; with ``cluster.home`` it still gets that home's record
@@ -60,14 +60,21 @@ def given_cluster_keys(files: Iterable[str | Path] = (), overrides: Iterable[str
     return keys
 
 
+RECORDED = ("cluster", "checkpoint", "restart")
+
+
+def _record_text(sections: dict) -> str:
+    return ("# Written by `recstream cluster start`: the cluster other cluster commands address.\n"
+            + yaml.safe_dump(sections, sort_keys=False))
+
+
 def remember(cfg: RecstreamConfig) -> Path:
-    """Record a started cluster's effective section in its home and point the work dir at it."""
+    """Record a started cluster's effective sections in its home and point the work dir at it."""
     home = cfg.cluster.home.resolve()
-    section = cfg.cluster.model_dump(mode="json")
-    section["home"] = str(home)
+    sections = {name: getattr(cfg, name).model_dump(mode="json") for name in RECORDED}
+    sections["cluster"]["home"] = str(home)
     record = home / RECORD
-    record.write_text("# Written by `recstream cluster start`: the cluster other cluster commands address.\n"
-                      + yaml.safe_dump({"cluster": section}, sort_keys=False))
+    record.write_text(_record_text(sections))
     pointer = pointer_path(cfg)
     pointer.parent.mkdir(parents=True, exist_ok=True)
     pointer.write_text(f"{home}\n")
@@ -82,6 +89,20 @@ def forget(target: Target) -> None:
         pointer.unlink()
 
 
+def upgrade_record(record: Path) -> None:
+    """A record written before the checkpoint and restart keys left the ``cluster`` section (it held
+    ``cluster.checkpoint`` / ``cluster.restart``) is rewritten with them as ``checkpoint`` / ``restart``:
+    the record is recstream's own file, so it is moved on rather than refused like a user's old key."""
+    data = yaml.safe_load(record.read_text()) or {}
+    cluster = data.get("cluster") if isinstance(data, dict) else None
+    if not isinstance(cluster, dict) or not ({"checkpoint", "restart"} & set(cluster)):
+        return
+    for name in ("checkpoint", "restart"):
+        if name in cluster:
+            data[name] = {**cluster.pop(name), **(data.get(name) or {})}
+    record.write_text(_record_text(data))
+
+
 def resolve(files: Iterable[str | Path] = (), overrides: Iterable[str] = ()) -> Target:
     """The config a cluster command runs with (raises ``ConfigError`` like ``load_config``)."""
     files, overrides = list(files), list(overrides)
@@ -94,5 +115,6 @@ def resolve(files: Iterable[str | Path] = (), overrides: Iterable[str] = ()) -> 
             home = Path(pointer.read_text().strip())
     record = home / RECORD
     if record.is_file():
+        upgrade_record(record)
         return Target(load_config([record, *files], overrides), "started", record)
     return Target(cfg, "given" if given else "default", None)

@@ -8,7 +8,7 @@ What travels with a submission (staged under ``<cluster.home>/submissions/<id>/`
 - ``model/``: a copy of the ONNX export the job scores with (``model.path`` points there), so a
   failover never re-opens a model that was rebuilt in place.
 - ``config.yaml``: the fully resolved recstream config (absolute paths), including the cluster's
-  checkpoint / state backend / restart keys in ``job.flink_conf`` (see recstream/cluster/job_conf.py).
+  checkpoint / state backend / restart keys resolved for a cluster (see recstream/cluster/job_conf.py).
 - connector jars: ``job.jars`` become ``pipeline.jars`` and are uploaded with the job graph.
 
 The entry point is a parameter (default ``flink_jobs.feature_job``); it is called as
@@ -127,11 +127,16 @@ def _absolute(value):
 
 def job_config_snapshot(cfg: RecstreamConfig, model_dir: Path | None) -> dict:
     """The config the job runs with on the cluster: absolute paths, the staged model, and the
-    cluster's job keys under ``job.flink_conf`` (the user's own ``job.flink_conf`` wins)."""
-    from recstream.cluster.job_conf import cluster_job_conf
+    ``checkpoint`` / ``restart`` keys resolved for a cluster (unset interval, attempts and dirs get the
+    cluster's defaults), so the job's own environment sets the cluster's checkpoint and restart keys
+    (``job.flink_conf`` still wins over them)."""
+    from recstream.cluster.job_conf import cluster_dirs
 
     data = _absolute(cfg.model_dump(mode="python"))
-    data["job"]["flink_conf"] = {**cluster_job_conf(cfg.cluster), **cfg.job.flink_conf}
+    checkpoints, savepoints = cluster_dirs(cfg.cluster, cfg.checkpoint)
+    data["checkpoint"].update(interval_ms=cfg.checkpoint.interval(on_cluster=True), dir=str(checkpoints),
+                              savepoint_dir=str(savepoints))
+    data["restart"]["attempts"] = cfg.restart.attempts_for(on_cluster=True)
     if cfg.job.final_metrics_wait_ms is None:
         data["job"]["final_metrics_wait_ms"] = 2 * metrics_fetch_interval_ms(cfg.cluster)
     data["model"]["enabled"] = cfg.model.active()
@@ -167,7 +172,7 @@ def submit(cfg: RecstreamConfig, entry: str = DEFAULT_ENTRY, entry_args: list[st
     cluster = cfg.cluster
     layout = ClusterLayout.of(cluster)
     if not (layout.conf / "config.yaml").exists():
-        write_conf_dir(cluster)
+        write_conf_dir(cluster, checkpoint=cfg.checkpoint, restart=cfg.restart)
     rest_url = rest_url or f"http://127.0.0.1:{cluster.rest_port}"
     run_id = run_id or time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     staged = layout.submissions / run_id

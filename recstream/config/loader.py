@@ -18,6 +18,12 @@ class ConfigError(ValueError):
 # key, rather than a generic "extra inputs" error or, worse, a silent default. A section entry (the old
 # key of a whole section) maps every key under it.
 RENAMED: dict[str, str] = {
+    # one checkpoint / restart section for local runs and cluster jobs (docs/configuration.md)
+    "job.checkpoint_interval_ms": "checkpoint.interval_ms",
+    "job.checkpoint_dir": "checkpoint.dir",
+    "job.restart_attempts": "restart.attempts",
+    "cluster.checkpoint": "checkpoint",
+    "cluster.restart": "restart",
     # "buckets" are hash buckets (job.user_buckets, features.items.buckets); time buckets got own names
     "features.buckets_per_window": "features.tiles_per_window",
     "features.items.buckets_per_window": "features.items.tiles_per_window",
@@ -31,7 +37,15 @@ RENAMED: dict[str, str] = {
     "features.event_weights": "features.interest.event_weights",
     "features.rating_weight": "features.interest.rating_weight",
 }
-SECTIONS_RENAMED: set[str] = set()
+SECTIONS_RENAMED = {"cluster.checkpoint", "cluster.restart"}
+_BOTH = "it now applies to local runs and jobs on a cluster alike"
+RENAME_NOTES = {
+    "job.checkpoint_interval_ms": f"{_BOTH}; unset it is 0 in a local run, 10000 on a cluster",
+    "job.checkpoint_dir": _BOTH,
+    "job.restart_attempts": f"{_BOTH}; unset it is 0 in a local run, 3 on a cluster",
+    "cluster.checkpoint": _BOTH,
+    "cluster.restart": _BOTH,
+}
 
 # Keys that were removed because nothing the product runs read them: setting one changed nothing.
 REMOVED: dict[str, str] = {
@@ -48,10 +62,12 @@ def old_keys(data: dict, prefix: str = "") -> list[str]:
         key = f"{prefix}{k}"
         if key in REMOVED:
             out.append(f"{key} was removed: {REMOVED[key]}")
-        elif key in RENAMED and key in SECTIONS_RENAMED and isinstance(v, dict) and v:
-            out += [f"{key}.{sub} was renamed: use {RENAMED[key]}.{sub}" for sub in v]
         elif key in RENAMED:
-            out.append(f"{key} was renamed: use {RENAMED[key]}")
+            note = f" ({RENAME_NOTES[key]})" if key in RENAME_NOTES else ""
+            if key in SECTIONS_RENAMED and isinstance(v, dict) and v:
+                out += [f"{key}.{sub} was renamed: use {RENAMED[key]}.{sub}{note}" for sub in v]
+            else:
+                out.append(f"{key} was renamed: use {RENAMED[key]}{note}")
         elif isinstance(v, dict):
             out += old_keys(v, key + ".")
     return out

@@ -205,9 +205,6 @@ class JobConfig(Section):
     arrival_watermark_delay_ms: int = Field(1000, ge=0, description="slack for wall-clock jitter (bounded inputs)")
     state_ttl_days: float = Field(30.0, gt=0)
     state_cache_size: int = Field(100_000, ge=0)
-    checkpoint_interval_ms: int = Field(0, ge=0, description="0 disables checkpointing")
-    checkpoint_dir: Path | None = None
-    restart_attempts: int = Field(0, ge=0)
     work_dir: Path = Path("recstream-data")
     flink_conf: dict[str, str] = {}
     jars: list[Path] = Field([], description="extra jars (connectors, formats) shipped with the job (pipeline.jars)")
@@ -221,22 +218,50 @@ class JobConfig(Section):
         return int(self.state_ttl_days * 86_400_000)
 
 
-class CheckpointSettings(Section):
-    """Checkpointing of jobs on a cluster (docs/cluster.md: choosing the state backend)."""
-    interval_ms: int = Field(10_000, ge=0, description="0 disables checkpointing")
+# Checkpointing and restarts: one section each for every way a job runs. Only what an unset key means
+# differs: a job on a cluster (`recstream submit`, and the cluster's own config.yaml) checkpoints and
+# restarts by default, a local run (`recstream run`, a job module run directly) does neither unless asked.
+CLUSTER_CHECKPOINT_INTERVAL_MS = 10_000
+CLUSTER_RESTART_ATTEMPTS = 3
+
+
+class CheckpointConfig(Section):
+    """Checkpointing of the job, local runs and jobs on a cluster alike (docs/cluster.md: choosing the state
+    backend). Unset interval_ms and dir mean: on a cluster every 10 s to <cluster.home>/checkpoints, in a local
+    run no checkpoints. Checkpoints are exactly-once and, with a dir, retained on cancel."""
+    interval_ms: int | None = Field(None, ge=0, description=(
+        f"0 disables checkpointing; unset: {CLUSTER_CHECKPOINT_INTERVAL_MS} on a cluster, 0 in a local run"))
     min_pause_ms: int = Field(1_000, ge=0, description="least time between the end of one checkpoint and the next")
     timeout_ms: int = Field(600_000, ge=1_000)
-    retained: int = Field(3, ge=1, description="completed checkpoints kept (retained on cancel)")
+    retained: int = Field(3, ge=1, description="completed checkpoints kept")
     unaligned: bool = Field(False, description="unaligned checkpoints: barriers overtake in-flight data")
     state_backend: Literal["hashmap", "rocksdb"] = "hashmap"
     incremental: bool = Field(True, description="incremental checkpoints (rocksdb)")
-    dir: Path | None = Field(None, description="default: <cluster.home>/checkpoints")
-    savepoint_dir: Path | None = Field(None, description="default: <cluster.home>/savepoints")
+    dir: Path | None = Field(None, description=(
+        "unset: <cluster.home>/checkpoints on a cluster; in a local run Flink's default (the JobManager's memory, "
+        "nothing kept after the run)"))
+    savepoint_dir: Path | None = Field(None, description="default savepoint target; unset: <cluster.home>/savepoints "
+                                       "on a cluster, none in a local run")
+
+    def interval(self, on_cluster: bool) -> int:
+        """The checkpoint interval in ms (0: off) of a job on a cluster or a local run."""
+        if self.interval_ms is not None:
+            return self.interval_ms
+        return CLUSTER_CHECKPOINT_INTERVAL_MS if on_cluster else 0
 
 
-class RestartSettings(Section):
-    attempts: int = Field(3, ge=0, description="restarts before the job fails; 0 = none, a failure fails the job")
-    delay_s: float = Field(5.0, ge=0)
+class RestartConfig(Section):
+    """Restart strategy of the job, local runs and jobs on a cluster alike: fixed-delay, then the job fails."""
+    attempts: int | None = Field(None, ge=0, description=(
+        f"restarts before the job fails; 0 = none, a failure fails the job; unset: {CLUSTER_RESTART_ATTEMPTS} "
+        "on a cluster, 0 in a local run"))
+    delay_s: float = Field(5.0, ge=0, description="wait before each restart")
+
+    def attempts_for(self, on_cluster: bool) -> int:
+        """Restart attempts of a job on a cluster or a local run."""
+        if self.attempts is not None:
+            return self.attempts
+        return CLUSTER_RESTART_ATTEMPTS if on_cluster else 0
 
 
 class ClusterConfig(Section):
@@ -254,13 +279,13 @@ class ClusterConfig(Section):
     start_timeout_s: float = Field(120.0, gt=0)
     prometheus_port: int | str | None = Field(None, description="port or range, e.g. 9249-9259: enable Prometheus")
     flink_conf: dict[str, str] = Field({}, description="extra keys for the cluster's config.yaml")
-    checkpoint: CheckpointSettings = CheckpointSettings()
-    restart: RestartSettings = RestartSettings()
 
 
 class RecstreamConfig(Section):
     kafka: KafkaConfig = KafkaConfig()
     job: JobConfig = JobConfig()
+    checkpoint: CheckpointConfig = CheckpointConfig()
+    restart: RestartConfig = RestartConfig()
     source: SourceConfig = SourceConfig()
     features: FeatureConfig = FeatureConfig()
     privacy: PrivacyConfig = PrivacyConfig()

@@ -37,7 +37,7 @@ def flink_cluster(cluster_overrides):
 def job_config(tmp: Path, cluster_overrides: list[str], *extra: str):
     """Config for one submission: its own store, restart strategy none unless a test asks."""
     return load_config(overrides=[*cluster_overrides, f"store.sqlite.path={tmp / 'store.sqlite'}",
-                                  f"job.work_dir={tmp}", "model.provider=cpu", "cluster.restart.attempts=0",
+                                  f"job.work_dir={tmp}", "model.provider=cpu", "restart.attempts=0",
                                   *extra])
 
 

@@ -26,7 +26,7 @@ def finished_job(flink_cluster, cluster_overrides, tmp_path_factory):
     lines = write_events(tmp / "events.jsonl", SPEC)
     cli = [sys.executable, "-m", "recstream"]
     sets = [a for o in [*cluster_overrides, f"store.sqlite.path={tmp / 'store.sqlite'}", f"job.work_dir={tmp}",
-                        "model.provider=cpu", "cluster.restart.attempts=0", "job.parallelism=2"]
+                        "model.provider=cpu", "restart.attempts=0", "job.parallelism=2"]
             for a in ("--set", o)]
     out = subprocess.run([*cli, "submit", "--input", str(tmp / "events.jsonl"), "--json", *sets],
                          capture_output=True, text=True, timeout=300)

@@ -37,7 +37,7 @@ pytestmark = [pytest.mark.flink, pytest.mark.cluster]
 SPEC = SyntheticSpec(seed=9, n_users=2000, n_items=2000, n_events=50_000, bot_users=3,
                      late_fraction=0.01, malformed_fraction=0.005)
 RATE = 2500  # events/s: the source takes ~20 s for the file (flink_jobs/cluster_entry.py)
-CHECKPOINTS = ["cluster.checkpoint.interval_ms=1000", "cluster.checkpoint.min_pause_ms=500"]
+CHECKPOINTS = ["checkpoint.interval_ms=1000", "checkpoint.min_pause_ms=500"]
 
 
 def source_read(rest: FlinkRest, job_id: str) -> int:
@@ -77,8 +77,8 @@ def events(tmp_path):
 
 def test_kill_taskmanager_restores_from_checkpoint_without_loss(flink_cluster, cluster_overrides, tmp_path, events):
     path, lines = events
-    cfg = job_config(tmp_path, cluster_overrides, *CHECKPOINTS, "cluster.restart.attempts=3",
-                     "cluster.restart.delay_s=1")
+    cfg = job_config(tmp_path, cluster_overrides, *CHECKPOINTS, "restart.attempts=3",
+                     "restart.delay_s=1")
     params = cfg.features.params()
     total = sum(s.seq for s in fold_raw(lines, params)[0].values())
     rest = FlinkRest(flink_cluster.url)
@@ -148,7 +148,7 @@ def test_savepoint_upgrade_keeps_state(flink_cluster, cluster_overrides, tmp_pat
     # the upgrade: a new model version, and state moves from the heap to RocksDB (savepoints are
     # written in the canonical format, which any state backend restores)
     cfg2 = job_config(tmp_path, cluster_overrides, *CHECKPOINTS, f"model.path={v2}",
-                      "cluster.checkpoint.state_backend=rocksdb")
+                      "checkpoint.state_backend=rocksdb")
     sub2 = submit_paced(cfg2, path, from_savepoint=savepoint)
     assert rest.wait_for_state(sub2.job_id, {"FINISHED"}, timeout_s=300) == "FINISHED"
     assert rest.checkpoint_config(sub1.job_id)["state_backend"] == "HashMapStateBackend"

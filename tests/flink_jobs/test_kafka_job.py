@@ -162,8 +162,8 @@ def test_restart_from_checkpoint_loses_and_doubles_nothing(kafka_broker, kafka_j
     topic = "restart.events"
     base = [f"kafka.topics.events={topic}", "kafka.topics.dead_letters=restart.dead",
             "kafka.topics.late=restart.late", "kafka.group_id=restart-test", "model.enabled=true",
-            "job.checkpoint_interval_ms=300", f"job.checkpoint_dir={tmp_path / 'chk'}",
-            "job.flink_conf={'execution.checkpointing.externalized-checkpoint-retention': 'RETAIN_ON_CANCELLATION'}"]
+            # retained on cancel, as every checkpoint with a dir is
+            "checkpoint.interval_ms=300", f"checkpoint.dir={tmp_path / 'chk'}", "checkpoint.min_pause_ms=0"]
     cfg = kafka_cfg(tmp_path, kafka_broker, kafka_jars, {}, base)
     cfg.kafka.stop_offsets = None  # unbounded
     create_topics(cfg.kafka, [topic], partitions=2)

@@ -11,12 +11,12 @@ import pytest
 import yaml
 
 from flink_jobs.environment import flink_configuration
-from recstream.cluster.job_conf import checkpoint_conf, cluster_job_conf, restart_conf
+from recstream.cluster.job_conf import checkpoint_conf, cluster_job_conf, local_job_conf, restart_conf
 from recstream.cluster.conf import flink_home, write_conf_dir
 from recstream.cluster.local import ClusterError, LocalCluster, pid_alive
 from recstream.cluster.submit import SubmitError, job_config_snapshot, stage_code
 from recstream.config import load_config
-from recstream.config.models import CheckpointSettings
+from recstream.config.models import CheckpointConfig, RestartConfig
 
 
 def cfg_for(tmp_path, *extra):
@@ -63,6 +63,13 @@ def test_cluster_defaults_checkpoint_and_restart_bounded(tmp_path):
     assert conf["execution.checkpointing.externalized-checkpoint-retention"] == "RETAIN_ON_CANCELLATION"
     assert conf["state.backend.type"] == "hashmap"
     assert conf["restart-strategy.type"] == "fixed-delay" and conf["restart-strategy.fixed-delay.attempts"] == "3"
+    # the cluster's job defaults come from the checkpoint / restart sections it is started with
+    cfg = cfg_for(tmp_path, "checkpoint.state_backend=rocksdb", "checkpoint.interval_ms=30000", "restart.attempts=0")
+    LocalCluster(cfg.cluster, cfg.checkpoint, cfg.restart)  # what `recstream cluster start` builds
+    write_conf_dir(cfg.cluster, checkpoint=cfg.checkpoint, restart=cfg.restart)
+    conf = read_conf(tmp_path)
+    assert (conf["state.backend.type"], conf["execution.checkpointing.interval"], conf["restart-strategy.type"]) == \
+        ("rocksdb", "30000 ms", "none")
 
 
 def test_prometheus_reporter_and_extra_keys(tmp_path):
@@ -77,18 +84,48 @@ def test_prometheus_reporter_and_extra_keys(tmp_path):
 def test_restart_and_checkpoint_keys():
     assert restart_conf(0, 5) == {"restart-strategy.type": "none"}
     assert restart_conf(2, 1.5)["restart-strategy.fixed-delay.delay"] == "1500 ms"
-    rocks = checkpoint_conf(CheckpointSettings(state_backend="rocksdb", unaligned=True), Path("/ck"))
+    rocks = checkpoint_conf(CheckpointConfig(state_backend="rocksdb", unaligned=True), 1000, Path("/ck"))
     assert rocks["state.backend.type"] == "rocksdb" and rocks["execution.checkpointing.incremental"] == "true"
     assert rocks["execution.checkpointing.unaligned.enabled"] == "true"
     assert rocks["state.backend.rocksdb.metrics.estimate-live-data-size"] == "true"
-    off = checkpoint_conf(CheckpointSettings(interval_ms=0), Path("/ck"))
+    off = checkpoint_conf(CheckpointConfig(), 0, Path("/ck"))
     assert not any(k.startswith("execution.checkpointing.interval") for k in off)
 
 
-def test_local_runs_keep_their_own_defaults(tmp_path):
+def test_local_runs_neither_checkpoint_nor_restart_unless_asked(tmp_path):
     conf = flink_configuration(load_config())
     assert conf["restart-strategy.type"] == "none" and "execution.checkpointing.interval" not in conf
     assert "pipeline.jars" not in conf
+    # the same keys a cluster job gets, when set: one section for both
+    asked = flink_configuration(load_config(overrides=[
+        "checkpoint.interval_ms=300", f"checkpoint.dir={tmp_path / 'chk'}", "checkpoint.min_pause_ms=0",
+        "restart.attempts=2", "restart.delay_s=1"]))
+    assert asked["execution.checkpointing.interval"] == "300 ms" and asked["execution.checkpointing.min-pause"] == "0 ms"
+    assert asked["execution.checkpointing.dir"] == (tmp_path / "chk").as_uri()
+    assert asked["execution.checkpointing.externalized-checkpoint-retention"] == "RETAIN_ON_CANCELLATION"
+    assert asked["execution.checkpointing.mode"] == "EXACTLY_ONCE"
+    assert (asked["restart-strategy.fixed-delay.attempts"], asked["restart-strategy.fixed-delay.delay"]) == \
+        ("2", "1000 ms")
+    # without a dir: checkpoints in the JobManager's memory, nothing to retain
+    nodir = flink_configuration(load_config(overrides=["checkpoint.interval_ms=300"]))
+    assert "execution.checkpointing.dir" not in nodir
+    assert "execution.checkpointing.externalized-checkpoint-retention" not in nodir
+
+
+def test_one_section_with_a_default_per_place_for_what_is_unset(tmp_path):
+    cfg = cfg_for(tmp_path)
+    assert (cfg.checkpoint.interval_ms, cfg.restart.attempts) == (None, None)
+    cluster = cluster_job_conf(cfg.cluster, cfg.checkpoint, cfg.restart)
+    local = local_job_conf(cfg.checkpoint, cfg.restart)
+    assert cluster["execution.checkpointing.interval"] == "10000 ms" and "execution.checkpointing.interval" not in local
+    assert cluster["restart-strategy.fixed-delay.attempts"] == "3" and local["restart-strategy.type"] == "none"
+    assert cluster["restart-strategy.fixed-delay.delay"] == "5000 ms"
+    # a key that is set is the same in both places
+    off = cfg_for(tmp_path, "checkpoint.interval_ms=0", "restart.attempts=0")
+    assert "execution.checkpointing.interval" not in cluster_job_conf(off.cluster, off.checkpoint, off.restart)
+    assert cluster_job_conf(off.cluster, off.checkpoint, off.restart)["restart-strategy.type"] == "none"
+    assert CheckpointConfig(interval_ms=500).interval(on_cluster=False) == 500
+    assert RestartConfig(attempts=1).attempts_for(on_cluster=True) == 1
 
 
 def test_job_jars_become_pipeline_jars(tmp_path):
@@ -107,12 +144,19 @@ def test_snapshot_is_absolute_and_carries_cluster_job_keys(tmp_path, monkeypatch
     snap = job_config_snapshot(cfg, tmp_path / "staged-model")
     assert snap["store"]["sqlite"]["path"] == str(tmp_path / "rel" / "store.sqlite")
     assert snap["model"]["path"] == str(tmp_path / "staged-model") and snap["model"]["enabled"] is True
-    fc = snap["job"]["flink_conf"]
-    assert fc["execution.checkpointing.interval"] == "10000 ms"
-    assert fc["state.backend.type"] == "rocksdb"  # the user's own key wins
+    # checkpoint and restart resolved for a cluster: the job's own environment sets the cluster's keys
+    assert snap["checkpoint"]["interval_ms"] == 10_000 and snap["restart"]["attempts"] == 3
+    assert snap["checkpoint"]["dir"] == str(tmp_path / "c" / "checkpoints")
     (tmp_path / "snap.yaml").write_text(yaml.safe_dump(snap))
-    again = load_config([tmp_path / "snap.yaml"])
-    assert flink_configuration(again)["execution.checkpointing.dir"] == (tmp_path / "c" / "checkpoints").as_uri()
+    again = flink_configuration(load_config([tmp_path / "snap.yaml"]))
+    assert again["execution.checkpointing.dir"] == (tmp_path / "c" / "checkpoints").as_uri()
+    assert again["execution.checkpointing.savepoint-dir"] == (tmp_path / "c" / "savepoints").as_uri()
+    assert again["execution.checkpointing.interval"] == "10000 ms"
+    assert again["execution.checkpointing.externalized-checkpoint-retention"] == "RETAIN_ON_CANCELLATION"
+    assert again["restart-strategy.fixed-delay.attempts"] == "3"
+    assert again["state.backend.type"] == "rocksdb"  # the user's own job.flink_conf key wins
+    assert again == {**again, **cluster_job_conf(cfg.cluster, cfg.checkpoint, cfg.restart),
+                     "state.backend.type": "rocksdb"}
 
 
 def test_snapshot_sets_the_final_metrics_wait_from_the_clusters_fetch_interval(tmp_path, monkeypatch):

@@ -8,6 +8,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from recstream.cli import app
@@ -91,6 +92,32 @@ def test_the_record_is_followed_only_when_no_cluster_key_is_given(tmp_path):
     assert resolve([tmp_path / "c.yaml"]).source == "given"
     # a pointer in another work dir is another user's
     assert resolve(overrides=[f"job.work_dir={tmp_path / 'w2'}"]).source == "default"
+
+
+def test_the_record_carries_the_clusters_checkpoint_and_restart_defaults(tmp_path):
+    home = tmp_path / "c"
+    started(tmp_path, f"cluster.home={home}", "checkpoint.state_backend=rocksdb", "restart.delay_s=2")
+    t = resolve()
+    assert (t.cfg.checkpoint.state_backend, t.cfg.restart.delay_s) == ("rocksdb", 2.0)
+    assert t.cfg.checkpoint.interval_ms is None  # unset stays unset: a cluster's default when submitted
+    assert resolve(overrides=["restart.delay_s=7"]).cfg.restart.delay_s == 7.0  # the command's own key wins
+
+
+def test_a_record_of_an_older_version_is_moved_on_not_refused(tmp_path):
+    """Records written while checkpoint / restart were cluster.checkpoint / cluster.restart."""
+    home = tmp_path / "old"
+    started(tmp_path, f"cluster.home={home}", "cluster.rest_port=18082")
+    record = home / RECORD
+    data = yaml.safe_load(record.read_text())
+    data["cluster"].update(checkpoint={"interval_ms": 10000, "state_backend": "rocksdb"},
+                           restart={"attempts": 3, "delay_s": 5.0})
+    del data["checkpoint"], data["restart"]
+    record.write_text(yaml.safe_dump(data))
+    t = resolve()
+    assert t.source == "started" and t.cfg.cluster.rest_port == 18082
+    assert (t.cfg.checkpoint.interval_ms, t.cfg.checkpoint.state_backend, t.cfg.restart.attempts) == \
+        (10000, "rocksdb", 3)
+    assert "checkpoint" not in yaml.safe_load(record.read_text())["cluster"]
 
 
 def test_forget_drops_the_record_and_only_its_own_pointer(tmp_path):

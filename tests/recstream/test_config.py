@@ -66,6 +66,13 @@ def test_other_defaults_come_from_the_lower_layers_dataclasses():
 
 
 @pytest.mark.parametrize("old, new", [
+    ("job.checkpoint_interval_ms=300", "checkpoint.interval_ms"),
+    ("job.checkpoint_dir=/tmp/chk", "checkpoint.dir"),
+    ("job.restart_attempts=2", "restart.attempts"),
+    ("cluster.checkpoint.interval_ms=1000", "checkpoint.interval_ms"),
+    ("cluster.checkpoint.state_backend=rocksdb", "checkpoint.state_backend"),
+    ("cluster.restart.attempts=0", "restart.attempts"),
+    ("cluster.restart.delay_s=1", "restart.delay_s"),
     ("features.buckets_per_window=30", "features.tiles_per_window"),
     ("features.items.buckets_per_window=30", "features.items.tiles_per_window"),
     ("features.anomaly.bucket_s=30", "features.anomaly.rate_interval_s"),
@@ -109,3 +116,17 @@ def test_every_renamed_key_points_at_an_existing_key():
             assert any(k.startswith(new + ".") for k in keys), new
         else:
             assert new in keys, new
+
+
+def test_a_whole_old_section_names_every_key_in_it(tmp_path):
+    f = tmp_path / "old.yaml"
+    f.write_text("cluster:\n  rest_port: 8082\n  checkpoint: {interval_ms: 1000, retained: 2}\n"
+                 "job:\n  checkpoint_interval_ms: 0\n")
+    with pytest.raises(ConfigError) as err:
+        load_config([f])
+    msg = str(err.value)
+    assert f"{f}: cluster.checkpoint.interval_ms was renamed: use checkpoint.interval_ms" in msg
+    assert f"{f}: cluster.checkpoint.retained was renamed: use checkpoint.retained" in msg
+    # a local-only key now reaches cluster jobs too: the message says so, and what unset means
+    assert "job.checkpoint_interval_ms was renamed: use checkpoint.interval_ms (it now applies to local runs " \
+           "and jobs on a cluster alike; unset it is 0 in a local run, 10000 on a cluster)" in msg
