@@ -3,8 +3,9 @@
 
 One section each serves every way a job runs; only what an unset key means differs (the rule is in
 ``recstream.config.models``): a job on a cluster (``recstream submit``; the cluster's generated
-config.yaml) checkpoints every 10 s to ``<cluster.home>/checkpoints`` and restarts 3 times, a local run
-(``recstream run``, flink_jobs/environment.py) neither, unless the keys are set.
+config.yaml) checkpoints every 10 s to ``<cluster.home>/checkpoints`` on the hashmap backend and restarts
+3 times; a local run (``recstream run``, flink_jobs/environment.py) does neither and leaves the state
+backend to Flink (or to the cluster hosting it, e.g. deploy/k8s), unless the keys are set.
 """
 from __future__ import annotations
 
@@ -23,11 +24,11 @@ def restart_conf(attempts: int, delay_s: float) -> dict[str, str]:
 
 
 def checkpoint_conf(ck: CheckpointConfig, interval_ms: int, checkpoint_dir: Path | None,
-                    savepoint_dir: Path | None = None) -> dict[str, str]:
-    """Exactly-once checkpoints every ``interval_ms`` (0: none) with the chosen state backend; with a
-    ``checkpoint_dir`` they go there and are retained on cancel (so a cancelled or failed job can be
-    resumed from its last checkpoint)."""
-    conf = {"state.backend.type": ck.state_backend}
+                    savepoint_dir: Path | None = None, state_backend: str | None = None) -> dict[str, str]:
+    """Exactly-once checkpoints every ``interval_ms`` (0: none) with ``state_backend`` (None: not set);
+    with a ``checkpoint_dir`` they go there and are retained on cancel (so a cancelled or failed job can
+    be resumed from its last checkpoint)."""
+    conf = {"state.backend.type": state_backend} if state_backend else {}
     if savepoint_dir is not None:
         conf["execution.checkpointing.savepoint-dir"] = Path(savepoint_dir).resolve().as_uri()
     if not interval_ms:
@@ -43,7 +44,7 @@ def checkpoint_conf(ck: CheckpointConfig, interval_ms: int, checkpoint_dir: Path
     if checkpoint_dir is not None:
         conf["execution.checkpointing.dir"] = Path(checkpoint_dir).resolve().as_uri()
         conf["execution.checkpointing.externalized-checkpoint-retention"] = "RETAIN_ON_CANCELLATION"
-    if ck.state_backend == "rocksdb":
+    if state_backend == "rocksdb":
         conf["execution.checkpointing.incremental"] = str(ck.incremental).lower()
         # state size in the web UI / REST / Prometheus (RocksDB native metrics, cheap estimates)
         conf["state.backend.rocksdb.metrics.estimate-live-data-size"] = "true"
@@ -61,11 +62,12 @@ def cluster_dirs(cluster: ClusterConfig, ck: CheckpointConfig) -> tuple[Path, Pa
 def cluster_job_conf(cluster: ClusterConfig, ck: CheckpointConfig, restart: RestartConfig) -> dict[str, str]:
     """Job-level Flink keys for jobs on a cluster: checkpointing, state backend, restart strategy."""
     checkpoints, savepoints = cluster_dirs(cluster, ck)
-    return {**checkpoint_conf(ck, ck.interval(on_cluster=True), checkpoints, savepoints),
+    return {**checkpoint_conf(ck, ck.interval(on_cluster=True), checkpoints, savepoints, ck.backend(on_cluster=True)),
             **restart_conf(restart.attempts_for(on_cluster=True), restart.delay_s)}
 
 
 def local_job_conf(ck: CheckpointConfig, restart: RestartConfig) -> dict[str, str]:
-    """Job-level Flink keys for a local run (no checkpoints and no restarts unless set)."""
-    return {**checkpoint_conf(ck, ck.interval(on_cluster=False), ck.dir, ck.savepoint_dir),
+    """Job-level Flink keys for a local run (no checkpoints, no restarts and Flink's own state backend
+    unless set)."""
+    return {**checkpoint_conf(ck, ck.interval(on_cluster=False), ck.dir, ck.savepoint_dir, ck.backend(on_cluster=False)),
             **restart_conf(restart.attempts_for(on_cluster=False), restart.delay_s)}

@@ -127,15 +127,15 @@ def _absolute(value):
 
 def job_config_snapshot(cfg: RecstreamConfig, model_dir: Path | None) -> dict:
     """The config the job runs with on the cluster: absolute paths, the staged model, and the
-    ``checkpoint`` / ``restart`` keys resolved for a cluster (unset interval, attempts and dirs get the
-    cluster's defaults), so the job's own environment sets the cluster's checkpoint and restart keys
+    ``checkpoint`` / ``restart`` keys resolved for a cluster (unset interval, dirs, state backend and
+    attempts get the cluster's defaults), so the job's own environment sets the cluster's checkpoint and restart keys
     (``job.flink_conf`` still wins over them)."""
     from recstream.cluster.job_conf import cluster_dirs
 
     data = _absolute(cfg.model_dump(mode="python"))
     checkpoints, savepoints = cluster_dirs(cfg.cluster, cfg.checkpoint)
     data["checkpoint"].update(interval_ms=cfg.checkpoint.interval(on_cluster=True), dir=str(checkpoints),
-                              savepoint_dir=str(savepoints))
+                              savepoint_dir=str(savepoints), state_backend=cfg.checkpoint.backend(on_cluster=True))
     data["restart"]["attempts"] = cfg.restart.attempts_for(on_cluster=True)
     if cfg.job.final_metrics_wait_ms is None:
         data["job"]["final_metrics_wait_ms"] = 2 * metrics_fetch_interval_ms(cfg.cluster)

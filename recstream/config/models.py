@@ -222,20 +222,25 @@ class JobConfig(Section):
 # differs: a job on a cluster (`recstream submit`, and the cluster's own config.yaml) checkpoints and
 # restarts by default, a local run (`recstream run`, a job module run directly) does neither unless asked.
 CLUSTER_CHECKPOINT_INTERVAL_MS = 10_000
+CLUSTER_STATE_BACKEND = "hashmap"
 CLUSTER_RESTART_ATTEMPTS = 3
 
 
 class CheckpointConfig(Section):
-    """Checkpointing of the job, local runs and jobs on a cluster alike (docs/cluster.md: choosing the state
-    backend). Unset interval_ms and dir mean: on a cluster every 10 s to <cluster.home>/checkpoints, in a local
-    run no checkpoints. Checkpoints are exactly-once and, with a dir, retained on cancel."""
+    """Checkpointing and state backend of the job, local runs and jobs on a cluster alike (docs/cluster.md:
+    choosing the state backend). Unset interval_ms, dir and state_backend mean: on a cluster checkpoints
+    every 10 s to <cluster.home>/checkpoints on the hashmap backend; in a local run no checkpoints and the
+    backend Flink (or the cluster the job runs in) defaults to. Checkpoints are exactly-once and, with a
+    dir, retained on cancel."""
     interval_ms: int | None = Field(None, ge=0, description=(
         f"0 disables checkpointing; unset: {CLUSTER_CHECKPOINT_INTERVAL_MS} on a cluster, 0 in a local run"))
     min_pause_ms: int = Field(1_000, ge=0, description="least time between the end of one checkpoint and the next")
     timeout_ms: int = Field(600_000, ge=1_000)
     retained: int = Field(3, ge=1, description="completed checkpoints kept")
     unaligned: bool = Field(False, description="unaligned checkpoints: barriers overtake in-flight data")
-    state_backend: Literal["hashmap", "rocksdb"] = "hashmap"
+    state_backend: Literal["hashmap", "rocksdb"] | None = Field(None, description=(
+        f"unset: {CLUSTER_STATE_BACKEND} on a cluster; a local run leaves Flink's default (hashmap, or what the "
+        "cluster hosting the job sets)"))
     incremental: bool = Field(True, description="incremental checkpoints (rocksdb)")
     dir: Path | None = Field(None, description=(
         "unset: <cluster.home>/checkpoints on a cluster; in a local run Flink's default (the JobManager's memory, "
@@ -248,6 +253,12 @@ class CheckpointConfig(Section):
         if self.interval_ms is not None:
             return self.interval_ms
         return CLUSTER_CHECKPOINT_INTERVAL_MS if on_cluster else 0
+
+    def backend(self, on_cluster: bool) -> str | None:
+        """The state backend of a job on a cluster or a local run (None: not set, Flink's default)."""
+        if self.state_backend is not None:
+            return self.state_backend
+        return CLUSTER_STATE_BACKEND if on_cluster else None
 
 
 class RestartConfig(Section):

@@ -84,7 +84,7 @@ def test_prometheus_reporter_and_extra_keys(tmp_path):
 def test_restart_and_checkpoint_keys():
     assert restart_conf(0, 5) == {"restart-strategy.type": "none"}
     assert restart_conf(2, 1.5)["restart-strategy.fixed-delay.delay"] == "1500 ms"
-    rocks = checkpoint_conf(CheckpointConfig(state_backend="rocksdb", unaligned=True), 1000, Path("/ck"))
+    rocks = checkpoint_conf(CheckpointConfig(unaligned=True), 1000, Path("/ck"), state_backend="rocksdb")
     assert rocks["state.backend.type"] == "rocksdb" and rocks["execution.checkpointing.incremental"] == "true"
     assert rocks["execution.checkpointing.unaligned.enabled"] == "true"
     assert rocks["state.backend.rocksdb.metrics.estimate-live-data-size"] == "true"
@@ -106,6 +106,10 @@ def test_local_runs_neither_checkpoint_nor_restart_unless_asked(tmp_path):
     assert asked["execution.checkpointing.mode"] == "EXACTLY_ONCE"
     assert (asked["restart-strategy.fixed-delay.attempts"], asked["restart-strategy.fixed-delay.delay"]) == \
         ("2", "1000 ms")
+    # the state backend is left to Flink (or the cluster hosting the job, deploy/k8s: rocksdb) unless set
+    assert "state.backend.type" not in conf and "state.backend.type" not in asked
+    rocks = flink_configuration(load_config(overrides=["checkpoint.state_backend=rocksdb"]))
+    assert rocks["state.backend.type"] == "rocksdb"
     # without a dir: checkpoints in the JobManager's memory, nothing to retain
     nodir = flink_configuration(load_config(overrides=["checkpoint.interval_ms=300"]))
     assert "execution.checkpointing.dir" not in nodir
@@ -120,6 +124,7 @@ def test_one_section_with_a_default_per_place_for_what_is_unset(tmp_path):
     assert cluster["execution.checkpointing.interval"] == "10000 ms" and "execution.checkpointing.interval" not in local
     assert cluster["restart-strategy.fixed-delay.attempts"] == "3" and local["restart-strategy.type"] == "none"
     assert cluster["restart-strategy.fixed-delay.delay"] == "5000 ms"
+    assert cluster["state.backend.type"] == "hashmap" and "state.backend.type" not in local
     # a key that is set is the same in both places
     off = cfg_for(tmp_path, "checkpoint.interval_ms=0", "restart.attempts=0")
     assert "execution.checkpointing.interval" not in cluster_job_conf(off.cluster, off.checkpoint, off.restart)
@@ -147,6 +152,7 @@ def test_snapshot_is_absolute_and_carries_cluster_job_keys(tmp_path, monkeypatch
     # checkpoint and restart resolved for a cluster: the job's own environment sets the cluster's keys
     assert snap["checkpoint"]["interval_ms"] == 10_000 and snap["restart"]["attempts"] == 3
     assert snap["checkpoint"]["dir"] == str(tmp_path / "c" / "checkpoints")
+    assert snap["checkpoint"]["state_backend"] == "hashmap"
     (tmp_path / "snap.yaml").write_text(yaml.safe_dump(snap))
     again = flink_configuration(load_config([tmp_path / "snap.yaml"]))
     assert again["execution.checkpointing.dir"] == (tmp_path / "c" / "checkpoints").as_uri()
