@@ -35,3 +35,16 @@ def test_read_only_store_must_exist_and_cannot_write(tmp_path):
     with SqliteStore(tmp_path / "s.sqlite", read_only=True) as ro:
         with pytest.raises(sqlite3.OperationalError, match="readonly"):
             ro.upsert_features([row(1, 1)])
+
+
+def test_score_lists_read_back_exactly_including_non_finite_values(tmp_path):
+    import math
+
+    store = SqliteStore(tmp_path / "s.sqlite")
+    emb = [1e-05, 0.1 + 0.2, -3.5e20, 2.0]
+    store.upsert_scores([ScoreRow("u1", 10, 1, "v1", False, emb, ["i1", "i2"], [0.75, 1 / 3], None),
+                         ScoreRow("u2", 10, 1, "v1", False, [float("nan"), 1.0], ["i1"], [float("inf")], None)])
+    u1, u2 = store.get_top_k("u1"), store.get_top_k("u2")
+    assert u1["embedding"] == emb and u1["items"] == ["i1", "i2"] and u1["scores"] == [0.75, 1 / 3]
+    assert math.isnan(u2["embedding"][0]) and u2["embedding"][1] == 1.0 and u2["scores"] == [float("inf")]
+    store.close()
