@@ -23,6 +23,14 @@ def restart_conf(attempts: int, delay_s: float) -> dict[str, str]:
             "restart-strategy.fixed-delay.delay": f"{int(delay_s * 1000)} ms"}
 
 
+def job_restart_conf(restart: RestartConfig, on_cluster: bool) -> dict[str, str]:
+    """The restart keys a job sets: none with ``restart.inherit`` (the hosting cluster's own config
+    decides), else :func:`restart_conf` for where it runs."""
+    if restart.inherit:
+        return {}
+    return restart_conf(restart.attempts_for(on_cluster), restart.delay_s)
+
+
 def checkpoint_conf(ck: CheckpointConfig, interval_ms: int, checkpoint_dir: Path | None,
                     savepoint_dir: Path | None = None, state_backend: str | None = None) -> dict[str, str]:
     """Exactly-once checkpoints every ``interval_ms`` (0: none) with ``state_backend`` (None: not set);
@@ -63,11 +71,11 @@ def cluster_job_conf(cluster: ClusterConfig, ck: CheckpointConfig, restart: Rest
     """Job-level Flink keys for jobs on a cluster: checkpointing, state backend, restart strategy."""
     checkpoints, savepoints = cluster_dirs(cluster, ck)
     return {**checkpoint_conf(ck, ck.interval(on_cluster=True), checkpoints, savepoints, ck.backend(on_cluster=True)),
-            **restart_conf(restart.attempts_for(on_cluster=True), restart.delay_s)}
+            **job_restart_conf(restart, on_cluster=True)}
 
 
 def local_job_conf(ck: CheckpointConfig, restart: RestartConfig) -> dict[str, str]:
     """Job-level Flink keys for a local run (no checkpoints, no restarts and Flink's own state backend
     unless set)."""
     return {**checkpoint_conf(ck, ck.interval(on_cluster=False), ck.dir, ck.savepoint_dir, ck.backend(on_cluster=False)),
-            **restart_conf(restart.attempts_for(on_cluster=False), restart.delay_s)}
+            **job_restart_conf(restart, on_cluster=False)}

@@ -267,6 +267,16 @@ class RestartConfig(Section):
         f"restarts before the job fails; 0 = none, a failure fails the job; unset: {CLUSTER_RESTART_ATTEMPTS} "
         "on a cluster, 0 in a local run"))
     delay_s: float = Field(5.0, ge=0, description="wait before each restart")
+    inherit: bool = Field(False, description=(
+        "the job sets no restart strategy: the hosting Flink cluster's own configuration decides (e.g. the "
+        "failure-rate restarts of deploy/k8s, where the job runs as an application whose config would otherwise "
+        "be a local run's: no restarts)"))
+
+    @model_validator(mode="after")
+    def _inherit_alone(self):
+        if self.inherit and self.attempts is not None:
+            raise ValueError("restart.inherit=true leaves restarts to the Flink cluster: unset restart.attempts")
+        return self
 
     def attempts_for(self, on_cluster: bool) -> int:
         """Restart attempts of a job on a cluster or a local run."""

@@ -130,3 +130,16 @@ def test_a_whole_old_section_names_every_key_in_it(tmp_path):
     # a local-only key now reaches cluster jobs too: the message says so, and what unset means
     assert "job.checkpoint_interval_ms was renamed: use checkpoint.interval_ms (it now applies to local runs " \
            "and jobs on a cluster alike; unset it is 0 in a local run, 10000 on a cluster)" in msg
+
+
+def test_restart_inherit_sets_no_restart_keys_and_excludes_attempts():
+    from recstream.cluster.job_conf import cluster_job_conf, local_job_conf
+
+    local = load_config()
+    assert local_job_conf(local.checkpoint, local.restart)["restart-strategy.type"] == "none"
+    inherit = load_config(overrides=["restart.inherit=true"])
+    assert not [k for k in local_job_conf(inherit.checkpoint, inherit.restart) if k.startswith("restart")]
+    assert not [k for k in cluster_job_conf(inherit.cluster, inherit.checkpoint, inherit.restart)
+                if k.startswith("restart")]
+    with pytest.raises(ConfigError, match="unset restart.attempts"):
+        load_config(overrides=["restart.inherit=true", "restart.attempts=3"])

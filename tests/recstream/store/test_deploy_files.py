@@ -39,6 +39,13 @@ def test_k8s_config_validates_and_references_resolve(tmp_path):
     conf.write_text(objs[("ConfigMap", "recstream-config")]["data"]["recstream.yaml"])
     cfg = load_config([conf])
     assert cfg.store.kind == "cassandra" and cfg.store.cassandra.replication.datacenters == {"dc1": 3}
+    # the job sets no restart strategy (nor checkpointing): the FlinkDeployment's own config decides
+    from flink_jobs.environment import flink_configuration
+
+    deployment = objs[("FlinkDeployment", "recstream-features")]["spec"]["flinkConfiguration"]
+    job_keys = flink_configuration(cfg)
+    assert deployment["restart-strategy.type"] == "failure-rate"
+    assert not [k for k in job_keys if k.startswith(("restart-strategy", "execution.checkpointing.interval"))]
     assert cfg.store.cassandra.auth is not None and cfg.store.cassandra.auth.username is None  # from the Secret
     sts = objs[("StatefulSet", "cassandra")]
     env = {e["name"]: e["value"] for e in sts["spec"]["template"]["spec"]["containers"][0]["env"]}
