@@ -299,7 +299,10 @@ def write_tables() -> list[Path]:
     return changed
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+
+    argparse.ArgumentParser(prog="recstream bench report", description=__doc__.splitlines()[0]).parse_args(argv)
     made = []
     for name, fn in (("e2e", plot_e2e), ("scale", plot_scale), ("model_speed", plot_model)):
         r = _load(name)

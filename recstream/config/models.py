@@ -203,7 +203,9 @@ class JobConfig(Section):
         "users are routed to this many buckets; one Python call folds all users of a bucket's micro-batch. "
         "Part of the state layout: a restore with another count fails (docs/cluster.md)"))
     arrival_watermark_delay_ms: int = Field(1000, ge=0, description="slack for wall-clock jitter (bounded inputs)")
-    state_ttl_days: float = Field(30.0, gt=0)
+    state_ttl_days: float = Field(30.0, gt=0, description=(
+        "a user's / item's state expires this long after its last write (processing time); expired states "
+        "are swept per bucket (docs/cluster.md, State expiry)"))
     state_cache_size: int = Field(100_000, ge=0)
     work_dir: Path = Path("recstream-data")
     flink_conf: dict[str, str] = {}
