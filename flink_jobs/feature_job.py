@@ -141,10 +141,9 @@ def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str,
     from udfs.flink.types import BUCKET_ROWS, DEAD_TAG, SCORE_TAG, SCORED_TAG
 
     t_env.get_config().set("table.exec.resource.default-parallelism", str(source_parallelism))
-    if bounded and cfg.job.final_metrics_wait_ms:
-        from udfs.flink.metrics import FINAL_METRICS_WAIT_PARAM
+    from udfs.flink.metrics import with_final_wait
 
-        env.get_config().set_global_job_parameters({FINAL_METRICS_WAIT_PARAM: str(cfg.job.final_metrics_wait_ms)})
+    final_wait_ms = cfg.job.final_metrics_wait_ms if bounded else 0  # bounded runs only (WaitsForFinalMetrics)
     params = cfg.features.params()
     from recstream.store.factory import StoreOpener, store_spec
 
@@ -166,11 +165,11 @@ def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str,
     sweep = heap_state(cfg)
     features = (
         batch_stream.key_by(lambda r: r[0], key_type=Types.INT())
-        .process(FoldUserBuckets(params, ttl_ms, cfg.job.user_buckets, with_origin, options,
-                                 score_input=scoring and not in_fold,
-                                 # one onnxruntime thread per fold subtask unless set: a fold runs per core
-                                 scorer=scorer_options(cfg, popular_store, threads=1) if in_fold else None,
-                                 sweep_state=sweep),
+        .process(with_final_wait(FoldUserBuckets(
+                     params, ttl_ms, cfg.job.user_buckets, with_origin, options, score_input=scoring and not in_fold,
+                     # one onnxruntime thread per fold subtask unless set: a fold runs per core
+                     scorer=scorer_options(cfg, popular_store, threads=1) if in_fold else None,
+                     sweep_state=sweep), final_wait_ms),
                  output_type=BUCKET_ROWS)
         .name("validate-fold-user-state")
         .set_parallelism(cfg.job.parallelism)
@@ -188,13 +187,13 @@ def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str,
     if scoring:
         scored = (features.get_side_output(SCORED_TAG) if in_fold
                   else attach_scoring(t_env, cfg, features.get_side_output(SCORE_TAG), popular_store))
-        (scored.map(ScoreWriter(store, run_id), output_type=Types.INT())
+        (scored.map(with_final_wait(ScoreWriter(store, run_id), final_wait_ms), output_type=Types.INT())
          .name("store-scores").uid("store-scores").set_parallelism(writers)
          .sink_to(discard).name("discard-scores"))
-    (features.map(FeatureWriter(store, run_id), output_type=Types.INT())
+    (features.map(with_final_wait(FeatureWriter(store, run_id), final_wait_ms), output_type=Types.INT())
      .name("store-features").uid("store-features").set_parallelism(writers)
      .sink_to(discard).name("discard-features"))
-    (dead.map(DeadLetterWriter(store, run_id), output_type=Types.INT())
+    (dead.map(with_final_wait(DeadLetterWriter(store, run_id), final_wait_ms), output_type=Types.INT())
      .name("store-dead-letters").uid("store-dead-letters").set_parallelism(writers)
      .sink_to(discard).name("discard-dead-letters"))
     return features

@@ -8,6 +8,7 @@ from flink_jobs.sql import bucket_sql, with_batch_time
 from flink_jobs.state_backend import heap_state
 from udfs.features.runtime import FoldOptions
 from udfs.flink.items import FoldItemBuckets, ItemWriter
+from udfs.flink.metrics import with_final_wait
 
 
 def attach_item_features(t_env, cfg, item_records, open_store, run_id: str, bounded: bool, parallelism: int):
@@ -39,12 +40,15 @@ def attach_item_features(t_env, cfg, item_records, open_store, run_id: str, boun
     options = FoldOptions.from_config(cfg)
     embeddings = options.embeddings_path if items_cfg.store_embedding else None
     ttl_ms = cfg.job.state_ttl_ms
+    final_wait_ms = cfg.job.final_metrics_wait_ms if bounded else 0  # bounded runs only (WaitsForFinalMetrics)
     rows = (t_env.to_data_stream(table)
             .key_by(lambda r: r[0], key_type=Types.INT())
-            .process(FoldItemBuckets(params.items, ttl_ms, items_cfg.buckets, embeddings, heap_state(cfg)),
+            .process(with_final_wait(FoldItemBuckets(params.items, ttl_ms, items_cfg.buckets, embeddings,
+                                                     heap_state(cfg)), final_wait_ms),
                      output_type=Types.PICKLED_BYTE_ARRAY())
             .name("fold-item-state").uid("fold-item-buckets"))  # was fold-item-state (per-item ValueState)
-    (rows.map(ItemWriter(open_store, run_id, params.items, items_cfg.top_k, items_cfg.popular_every_s),
+    (rows.map(with_final_wait(ItemWriter(open_store, run_id, params.items, items_cfg.top_k,
+                                         items_cfg.popular_every_s), final_wait_ms),
               output_type=Types.INT())
      .name("store-items").uid("store-items").set_parallelism(1)
      .sink_to(Sink("org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink")).name("discard-items"))

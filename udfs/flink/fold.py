@@ -36,7 +36,7 @@ from pyflink.datastream.state import MapStateDescriptor
 from udfs.features.bucket_fold import fold_bucket, score_key_line_of
 from udfs.features.params import FeatureParams
 from udfs.features.runtime import FoldOptions, FoldRuntime
-from udfs.flink.metrics import InferenceMetrics, SettableGauge, final_metrics_wait_s
+from udfs.flink.metrics import InferenceMetrics, SettableGauge, WaitsForFinalMetrics
 from udfs.flink.opening import OPEN_LOCK
 from udfs.flink.state import BucketLayout, ExpirySweep, MapStateMapping, expire_after_write
 from udfs.flink.types import DEAD_TAG, ITEM_TAG, SCORE_TAG, SCORED_TAG
@@ -64,7 +64,7 @@ def epoch_ms(instant) -> int:
     return int(dt.timestamp() * 1000)
 
 
-class FoldUserBuckets(KeyedProcessFunction):
+class FoldUserBuckets(WaitsForFinalMetrics, KeyedProcessFunction):
     def __init__(self, params: FeatureParams, ttl_ms: int, buckets: int, with_origin: bool = False,
                  options: FoldOptions | None = None, score_input: bool = True,
                  scorer: ScorerOptions | None = None, sweep_state: bool = True) -> None:
@@ -86,7 +86,6 @@ class FoldUserBuckets(KeyedProcessFunction):
         self.states = MapStateMapping(runtime_context.get_map_state(desc))
         self.layout = BucketLayout(runtime_context, "bucket_count", self.buckets, "job.user_buckets")
         group = runtime_context.get_metrics_group().add_group("recstream")
-        self.final_wait_s = final_metrics_wait_s(runtime_context)
         self.m_in = group.counter("events_in")
         self.m_applied = group.counter("events_applied")
         self.m_invalid = group.counter("events_invalid")
@@ -184,4 +183,4 @@ class FoldUserBuckets(KeyedProcessFunction):
     def close(self):
         if getattr(self, "scorer", None) is not None:
             close_scorer(self.scorer)
-        time.sleep(getattr(self, "final_wait_s", 0.0))
+        self.wait_for_final_metrics()

@@ -34,13 +34,13 @@ from pyflink.datastream.state import MapStateDescriptor
 from schemas.rows import ItemRow, PopularItems
 from udfs.features.item_fold import PopularLists, fold_item_bucket
 from udfs.features.items import ItemParams
-from udfs.flink.metrics import SettableGauge, final_metrics_wait_s
+from udfs.flink.metrics import SettableGauge, WaitsForFinalMetrics
 from udfs.flink.opening import OPEN_LOCK
 from udfs.flink.state import BucketLayout, ExpirySweep, MapStateMapping, expire_after_write
 from udfs.flink.types import subtask_index
 
 
-class FoldItemBuckets(KeyedProcessFunction):
+class FoldItemBuckets(WaitsForFinalMetrics, KeyedProcessFunction):
     """Fold one item bucket's batch of records into its items' :class:`ItemAggregate` (MapState of
     the bucket, keyed by item id); emit the items' store rows as one list (``udfs.flink.types.ITEM_FIELDS``)."""
 
@@ -62,7 +62,6 @@ class FoldItemBuckets(KeyedProcessFunction):
 
             self.embeddings = EmbeddingTable.load(self.embeddings_path)
         group = runtime_context.get_metrics_group().add_group("recstream")
-        self.final_wait_s = final_metrics_wait_s(runtime_context)
         self.m_batches = group.counter("item_batches")
         self.m_records = group.counter("item_records")
         self.m_items = group.counter("item_rows")
@@ -82,10 +81,10 @@ class FoldItemBuckets(KeyedProcessFunction):
         yield rows
 
     def close(self):
-        time.sleep(getattr(self, "final_wait_s", 0.0))
+        self.wait_for_final_metrics()
 
 
-class ItemWriter(MapFunction):
+class ItemWriter(WaitsForFinalMetrics, MapFunction):
     """Writes item rows (acknowledged before ``map`` returns, as the feature writer) and keeps the
     cold-start lists; lists are rewritten at most every ``every_s`` seconds and at ``close``."""
 
@@ -105,7 +104,6 @@ class ItemWriter(MapFunction):
         self.last_flush = time.monotonic()
         self.rows = 0
         group = runtime_context.get_metrics_group().add_group("recstream")
-        self.final_wait_s = final_metrics_wait_s(runtime_context)
         self.m_rows = group.counter("item_rows_written")
         self.m_lists = group.counter("popular_list_writes")
 
@@ -132,4 +130,4 @@ class ItemWriter(MapFunction):
         if getattr(self, "store", None) is not None:
             self._flush()
             self.store.close()
-        time.sleep(getattr(self, "final_wait_s", 0.0))
+        self.wait_for_final_metrics()

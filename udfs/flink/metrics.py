@@ -11,6 +11,8 @@ counter reaches Java only once it changed, so a value that stays 0 may be absent
 """
 from __future__ import annotations
 
+import time
+
 
 class SettableGauge:
     """``set(value)`` from the operator; the web UI / REST show the last value set (an int)."""
@@ -56,19 +58,25 @@ class InferenceMetrics:
         self.last_latency.set(latency_us)
 
 
-FINAL_METRICS_WAIT_PARAM = "recstream.final_metrics_wait_ms"
+class WaitsForFinalMetrics:
+    """Mixin of the recstream operators: ``close()`` waits ``final_wait_ms`` so that the operator's final
+    metric values are fetched.
+
+    The JobManager fetches task metrics on demand (web UI, REST), at most every
+    ``metrics.fetcher.update-interval``; a finished task keeps the values last fetched, so the final
+    increments of a bounded run are missing when the task ends between two fetches. The job builder
+    sets the wait (:func:`with_final_wait`) for bounded inputs only: a streaming job closes only on
+    cancel or failure, where a wait would only delay the restart. It travels as an attribute of the
+    pickled function: PyFlink's thread mode hands Python functions no global job parameters."""
+
+    final_wait_ms: int = 0
+
+    def wait_for_final_metrics(self) -> None:
+        if self.final_wait_ms > 0:
+            time.sleep(self.final_wait_ms / 1000.0)
 
 
-def final_metrics_wait_s(runtime_context) -> float:
-    """Seconds an operator waits in ``close()`` so that its final metric values are fetched.
-
-    The JobManager fetches task metrics on demand, at most every ``metrics.fetcher.update-interval``;
-    a finished task keeps the values last fetched, so the final increments of a bounded run are
-    missing from the web UI / REST when the task ends between two fetches. The job builder sets
-    this parameter for bounded inputs only (``job.final_metrics_wait_ms``): a streaming job closes
-    only on cancel or failure, where a wait would only delay the restart."""
-    try:
-        ms = float(runtime_context.get_job_parameter(FINAL_METRICS_WAIT_PARAM, "0") or 0)
-    except (AttributeError, TypeError, ValueError):
-        return 0.0
-    return max(ms, 0.0) / 1000.0
+def with_final_wait(function, wait_ms: int | None):
+    """``function`` (a :class:`WaitsForFinalMetrics`) set to wait ``wait_ms`` in ``close()``."""
+    function.final_wait_ms = max(int(wait_ms or 0), 0)
+    return function

@@ -23,7 +23,7 @@ from pyflink.datastream import MapFunction
 
 from schemas.rows import DeadLetter, FeatureRow, ModelVersion, ScoreRow
 from udfs.features.bucket_fold import parse_score_key_line, parse_user_line
-from udfs.flink.metrics import SettableGauge, final_metrics_wait_s
+from udfs.flink.metrics import SettableGauge, WaitsForFinalMetrics
 from udfs.flink.opening import OPEN_LOCK
 from udfs.flink.types import subtask_index
 
@@ -115,7 +115,7 @@ class DistinctCounter:
         return int(round(est))
 
 
-class _StoreWriter(MapFunction):
+class _StoreWriter(WaitsForFinalMetrics, MapFunction):
     def __init__(self, open_store, run_id: str) -> None:
         """``open_store``: a picklable callable returning the store (``StoreOpener``), called in ``open()``."""
         self.open_store = open_store
@@ -128,7 +128,6 @@ class _StoreWriter(MapFunction):
         self.stats: dict[str, int] = {}
         self.last_stats = 0.0
         group = runtime_context.get_metrics_group().add_group("recstream")
-        self.final_wait_s = final_metrics_wait_s(runtime_context)
         self.write_retries = group.counter("store_write_retries")
         self._retries_seen = 0
         self._open_metrics(group)
@@ -154,7 +153,7 @@ class _StoreWriter(MapFunction):
             self.stats["finished"] = 1
             self._maybe_flush_stats(force=True)
             self.store.close()
-        time.sleep(getattr(self, "final_wait_s", 0.0))
+        self.wait_for_final_metrics()
 
 
 class FeatureWriter(_StoreWriter):
