@@ -3,6 +3,7 @@
     recstream bench cardinality [--users 100000 1000000] [--events 2000000] [--layouts local,2x1]
                                 [--repeats 1] [--latency-seconds 20] [--skip-latency]
                                 [--rocksdb-users 1000000 ...] [--model-dir DIR]
+    recstream bench cardinality --rocksdb-only --rocksdb-users 1000000 3000000   # add the RocksDB part to the file
     (or python bench/cardinality_bench.py ...)
 
 Workload: the synthetic source with ``user_dist=uniform`` (each event's user drawn uniformly from
@@ -41,7 +42,8 @@ then one live run at 50% of it: p50/p99 from an event's micro-batch window to it
 row. ``state_bytes_median``: ``UserState`` as the job stores it, median over the ML-100K users at
 N=50 (``bench/state_size.py``; over the workload's users when ML-100K is absent).
 ``--rocksdb-users``: the job with the RocksDB state backend on datagen traffic over each user count
-(``--rocksdb-events`` events each), the distinct users it held and the JVM's peak memory.
+(``--rocksdb-events`` events each), the distinct users it held and the JVM's peak memory; with
+``--rocksdb-only`` that part alone, recorded in the existing results file beside the other results.
 
 Writes ``bench/results/cardinality.json``.
 """
@@ -69,6 +71,41 @@ TARGETS = {"events_per_s": 20_000, "ratio_to_inmemory": 0.3, "scoring_ingest_rat
            "scorer_to_raw_ort": 0.8, "latency_p99_s": 1.0, "state_bytes_median": 1536}
 CORE_ONLY = ["features.interactions.enabled=false", "features.anomaly.enabled=false"]
 SCORING = {False: ["model.enabled=false"], True: ["model.enabled=true", "model.cold_start_min_events=1"]}
+
+
+def rocksdb_runs(work: Path, args, model: list[str], log) -> list[dict]:
+    """The job (scoring off) with the RocksDB state backend on datagen traffic over each of
+    ``args.rocksdb_users`` users: the distinct users it wrote and the JVM's peak resident memory."""
+    out = []
+    for u in args.rocksdb_users:
+        n = args.rocksdb_events or u
+        r = gen_run(work, f"rocksdb-{u}", [*model, *SCORING[False], "checkpoint.state_backend=rocksdb"],
+                    10_000_000, n, u, bounded=True, parallelism=args.parallelism)
+        out.append({"users_range": u, "events": n, "users_held": r["users_updated"],
+                    "users_held_estimated": r["users_updated_estimated"],
+                    "jvm_peak_rss_mib": r["jvm_peak_rss_mib"], "net_runtime_s": r["net_runtime_s"],
+                    "events_per_s": round(n / r["net_runtime_s"])})
+        log(f"rocksdb: {r['users_updated']:,} users held, JVM peak {r['jvm_peak_rss_mib']} MiB")
+    return out
+
+
+def rocksdb_only(args, model: list[str], log) -> dict:
+    """Run only the RocksDB part and record it in the existing results file (``rocksdb``, with its
+    own ``rocksdb_code`` / ``rocksdb_created`` / ``rocksdb_load_avg``), leaving the other results as
+    they were measured."""
+    if not args.rocksdb_users:
+        raise SystemExit("--rocksdb-only needs --rocksdb-users")
+    if not args.out.exists():
+        raise SystemExit(f"--rocksdb-only adds to {args.out}, which does not exist: run the bench first")
+    result = json.loads(args.out.read_text())
+    start = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="recstream-cardinality-rocksdb-") as tmp:
+        runs = rocksdb_runs(Path(tmp), args, model, log)
+    result.update(rocksdb=runs, rocksdb_code=code_version(), rocksdb_created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                  rocksdb_load_avg={"start": start, "end": os.getloadavg()})
+    args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
+    log(f"wrote {args.out} (rocksdb part)")
+    return result
 
 
 def code_version() -> dict:
@@ -278,6 +315,8 @@ def main(argv=None) -> dict:
     ap.add_argument("--latency-seconds", type=int, default=20)
     ap.add_argument("--rocksdb-users", type=int, nargs="*", default=[])
     ap.add_argument("--rocksdb-events", type=int, default=None, help="events per RocksDB run (default: its users)")
+    ap.add_argument("--rocksdb-only", action="store_true",
+                    help="run only the RocksDB part and add it to the existing results file")
     ap.add_argument("--ml-path", type=Path, default=ML)
     ap.add_argument("--note", default="", help="free text recorded with the results (e.g. why a size is reduced)")
     ap.add_argument("--out", type=Path, default=RESULTS / "cardinality.json")
@@ -299,6 +338,8 @@ def main(argv=None) -> dict:
     cfg_model = load_config(overrides=[*model, *SCORING[True]])
     if not cfg_model.model.active():
         raise SystemExit(f"no model at {cfg_model.model.path} (pass --model-dir)")
+    if args.rocksdb_only:
+        return rocksdb_only(args, model, log)
     rows, workloads, references, errors = [], [], [], []
     with tempfile.TemporaryDirectory(prefix="recstream-cardinality-") as tmp:
         work = Path(tmp)
@@ -379,17 +420,7 @@ def main(argv=None) -> dict:
                        "run": lat, "live_probes": probes, "max_runs": [g1, g2]}
             loads["after_latency"] = os.getloadavg()
 
-        rocksdb = []
-        for u in args.rocksdb_users:
-            n = args.rocksdb_events or u
-            rocks = 'job.flink_conf={"state.backend.type": "rocksdb"}'
-            r = gen_run(work, f"rocksdb-{u}", [*model, *SCORING[False], rocks], 10_000_000, n, u, bounded=True,
-                        parallelism=args.parallelism)
-            rocksdb.append({"users_range": u, "events": n, "users_held": r["users_updated"],
-                            "users_held_estimated": r["users_updated_estimated"],
-                            "jvm_peak_rss_mib": r["jvm_peak_rss_mib"], "net_runtime_s": r["net_runtime_s"],
-                            "events_per_s": round(n / r["net_runtime_s"])})
-            log(f"rocksdb: {r['users_updated']:,} users held, JVM peak {r['jvm_peak_rss_mib']} MiB")
+        rocksdb = rocksdb_runs(work, args, model, log)
 
     state = None
     if (args.ml_path / "u.data").exists():

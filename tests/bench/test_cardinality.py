@@ -129,3 +129,11 @@ def test_benchmark_end_to_end_on_a_tiny_workload(tmp_path):
     on = next(x for x in r["runs"] if x["scoring"])
     assert on["raw_ort_rows_per_s"] > 0 and r["details"]["job_runs"]["3000-local-True"][-1]["scored_rows"] > 0
     assert r["note"] == "smoke" and r["state_bytes_median"] > 0 and "load_avg" in r["machine"]
+    # the RocksDB part alone, added to the same results file without touching the rest
+    main(["--rocksdb-only", "--rocksdb-users", "400", "--rocksdb-events", "1500", "--out", str(out)])
+    again = json.loads(out.read_text())
+    assert again["runs"] == r["runs"] and again["created"] == r["created"]
+    [rocks] = again["rocksdb"]
+    assert rocks["users_range"] == 400 and rocks["events"] == 1500
+    assert 0 < rocks["users_held"] <= 400 and rocks["jvm_peak_rss_mib"] > 0
+    assert again["rocksdb_code"]["commit"] and "end" in again["rocksdb_load_avg"]
