@@ -102,7 +102,7 @@ class FoldUserBuckets(WaitsForFinalMetrics, KeyedProcessFunction):
         self.g_state_bytes = SettableGauge(group, "state_bytes_per_user_avg")
         self.g_users_per_batch = SettableGauge(group, "users_per_micro_batch")
         self.g_users_in_state = SettableGauge(group, "users_in_state")  # as of each bucket's last sweep
-        self.sweep = ExpirySweep(self.ttl_ms, self.buckets) if getattr(self, "sweep_state", True) else None
+        self.sweep = ExpirySweep(self.ttl_ms, self.buckets) if self.sweep_state else None
         self.rt = FoldRuntime(self.options, self.params)  # loads embeddings, population, pseudonym key
         self.emit_items = self.options.emit_items
         # histograms/distributions exist only in process mode's metric group

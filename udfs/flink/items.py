@@ -66,7 +66,7 @@ class FoldItemBuckets(WaitsForFinalMetrics, KeyedProcessFunction):
         self.m_records = group.counter("item_records")
         self.m_items = group.counter("item_rows")
         self.g_items_in_state = SettableGauge(group, "items_in_state")  # as of each bucket's last sweep
-        self.sweep = ExpirySweep(self.ttl_ms, self.buckets) if getattr(self, "sweep_state", True) else None
+        self.sweep = ExpirySweep(self.ttl_ms, self.buckets) if self.sweep_state else None
 
     def process_element(self, row, ctx):
         bucket, recs, n = row[0], row[1], row[2]

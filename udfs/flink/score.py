@@ -87,7 +87,7 @@ class BucketDrift(KeyedProcessFunction):
     def open(self, runtime_context):
         self.prev = MapStateMapping(runtime_context.get_map_state(expire_after_write(
             MapStateDescriptor("prev_embedding", Types.STRING(), Types.PICKLED_BYTE_ARRAY()), self.ttl_ms)))
-        self.sweep = ExpirySweep(self.ttl_ms, self.buckets) if getattr(self, "sweep_state", True) else None
+        self.sweep = ExpirySweep(self.ttl_ms, self.buckets) if self.sweep_state else None
 
     def process_element(self, row, ctx):
         drifts = []
