@@ -281,11 +281,11 @@ def local_pairs(work: Path, half: tuple[Path, int], full: tuple[Path, int], over
 
 
 def cluster_pairs(work: Path, layouts: list[str], half, full, overrides: list[str], tag: str, repeats: int,
-                  parallelism: int, log) -> dict[str, tuple[list[dict], list[dict]]]:
+                  parallelism: int, log, cluster_settings: list[str] = ()) -> dict[str, tuple[list[dict], list[dict]]]:
     from bench.cluster_runs import LayoutClusters
 
     out: dict[str, tuple[list[dict], list[dict]]] = {name: ([], []) for name in layouts}
-    with LayoutClusters(work, layouts, parallelism, overrides) as clusters:
+    with LayoutClusters(work, layouts, parallelism, overrides, cluster_settings) as clusters:
         for name in layouts:  # the TaskManagers' Python start and JIT, not counted
             clusters.run(name, *half, f"{tag}-{name}-warm")
         for i in range(repeats):
@@ -307,6 +307,9 @@ def main(argv=None) -> dict:
     ap.add_argument("--events", type=int, default=2_000_000, help="events per full run (the half run: about half)")
     ap.add_argument("--layouts", default="local,2x1", help="'local' and/or standalone <taskmanagers>x<slots>")
     ap.add_argument("--parallelism", type=int, default=2)
+    ap.add_argument("--cluster-set", action="append", default=[], metavar="cluster.KEY=VALUE",
+                    help="setting for every standalone cluster (repeatable), e.g. cluster.taskmanager_memory=6144m: "
+                         "the heap state backend holds every user, and 1M users need more than the default 2048m")
     ap.add_argument("--repeats", type=int, default=1, help="(half, full) pairs per configuration; median taken")
     ap.add_argument("--window-events", type=int, default=2000)
     ap.add_argument("--inmemory-repeats", type=int, default=3, help="in-memory loop runs; median taken")
@@ -387,7 +390,7 @@ def main(argv=None) -> dict:
                 if clusters:
                     try:
                         by_layout = cluster_pairs(work, clusters, half, full, over, tag, args.repeats,
-                                                  args.parallelism, log)
+                                                  args.parallelism, log, args.cluster_set)
                     except Exception as exc:  # recorded, and the other stages still report
                         errors.append(f"{tag} clusters {clusters}: {type(exc).__name__}: {str(exc)[:2000]}")
                         log(f"  {errors[-1]}")
@@ -450,7 +453,7 @@ def main(argv=None) -> dict:
                    f"{args.repeats} pair(s); every line accounted for. Scoring on: model.cold_start_min_events=1. "
                    "plain Python: one run per scoring setting on the same lines; in-memory loop: median of "
                    f"{args.inmemory_repeats} runs."),
-        "parallelism": args.parallelism, "repeats": args.repeats,
+        "parallelism": args.parallelism, "repeats": args.repeats, "cluster_settings": args.cluster_set,
         "details": {"references": references, "job_runs": {f"{r['users']}-{r['layout']}-{r['scoring']}": r["job_runs"]
                                                           for r in rows},
                     "latency": latency, "state": state},
@@ -458,6 +461,11 @@ def main(argv=None) -> dict:
         "machine": {**info, "load_avg": loads},
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
+    if not rocksdb and args.out.exists():  # keep the RocksDB part measured apart (--rocksdb-only), with its own dates
+        previous = json.loads(args.out.read_text())
+        if previous.get("rocksdb"):
+            result.update({k: previous[k] for k in ("rocksdb", "rocksdb_code", "rocksdb_created", "rocksdb_load_avg")
+                           if k in previous})
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, default=str) + "\n")
     for r in result["runs"]:

@@ -137,3 +137,10 @@ def test_benchmark_end_to_end_on_a_tiny_workload(tmp_path):
     assert rocks["users_range"] == 400 and rocks["events"] == 1500
     assert 0 < rocks["users_held"] <= 400 and rocks["jvm_peak_rss_mib"] > 0
     assert again["rocksdb_code"]["commit"] and "end" in again["rocksdb_load_avg"]
+    # a later run that does not measure RocksDB keeps that part, with its own dates
+    main(["--users", "2000", "--events", "6000", "--layouts", "local", "--skip-latency", "--inmemory-repeats", "1",
+          "--cluster-set", "cluster.taskmanager_memory=3072m", "--out", str(out)])
+    third = json.loads(out.read_text())
+    assert third["created"] != r["created"] or third["runs"] != r["runs"]
+    assert {x["users"] for x in third["runs"]} == {2000} and third["cluster_settings"] == ["cluster.taskmanager_memory=3072m"]
+    assert third["rocksdb"] == again["rocksdb"] and third["rocksdb_created"] == again["rocksdb_created"]
