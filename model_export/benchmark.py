@@ -19,15 +19,23 @@ from model_export.train import TrainConfig, load_checkpoint, model_scorer, resol
 
 
 def run_benchmark(data: SequenceData, mcfg: ModelConfig, tcfg: TrainConfig, checkpoint: str | None = None,
-                  with_gru: bool = True, progress: bool = True, log=print, onnx_dir: str | None = None) -> dict:
-    """Return ``{"model": {...}, "baselines": {"most_popular": {...}, "gru": {...}}, ...}``."""
+                  with_gru: bool = True, progress: bool = True, log=print, onnx_dir: str | None = None,
+                  eval_negatives: int = 100, eval_users: int | None = None) -> dict:
+    """Return ``{"model": {...}, "baselines": {"most_popular": {...}, "gru": {...}}, ...}``.
+
+    The test set: ``eval_negatives`` sampled negatives per user, ``eval_users`` users (None = the
+    training configuration's ``max_eval_users``; 0 = all).  Validation during training is unchanged.
+    """
     split = leave_one_out(data.sequences)
-    test_set = build_eval_set(split, data.n_items, "test", tcfg.seed, tcfg.max_eval_users)
+    max_users = tcfg.max_eval_users if eval_users is None else eval_users
+    test_set = build_eval_set(split, data.n_items, "test", tcfg.seed, max_users, eval_negatives)
+    users_text = "all users" if max_users <= 0 else f"<={max_users:,} users"
     feats = data.item_features
     result: dict = {"dataset": data.name, "data_hash": data.data_hash(), "n_users": len(data.sequences),
                     "n_items": data.n_items - 2, "n_interactions": data.n_interactions,
-                    "protocol": "leave-one-out; target vs 100 sampled non-interacted items (<=10k users); "
-                                "full ranking excludes items in the input sequence"}
+                    "protocol": f"leave-one-out; target vs {eval_negatives} sampled non-interacted items "
+                                f"({users_text}); full ranking excludes items in the input sequence",
+                    "eval_negatives": eval_negatives, "eval_users": max_users}
     if checkpoint:
         device = resolve_device(tcfg.device)
         model, meta = load_checkpoint(checkpoint, str(device))
@@ -49,7 +57,7 @@ def run_benchmark(data: SequenceData, mcfg: ModelConfig, tcfg: TrainConfig, chec
     if onnx_dir:
         from model_export.onnx_eval import evaluate_export
 
-        result["onnx"] = evaluate_export(onnx_dir, data, tcfg.seed, tcfg.max_eval_users, test_set)
+        result["onnx"] = evaluate_export(onnx_dir, data, tcfg.seed, max_users, test_set)
     if with_gru:
         gcfg = replace(mcfg, encoder="gru", extra={})
         t0 = time.perf_counter()

@@ -156,6 +156,10 @@ def evaluate(
     onnx: Optional[Path] = typer.Option(None, "--onnx", help="also evaluate this export directory's ONNX "
                                         "models (FP32 and any FP16/INT8) with the same protocol"),
     json_out: Optional[Path] = typer.Option(None, "--json", help="write the results as JSON here"),
+    eval_negatives: int = typer.Option(100, "--eval-negatives", min=1,
+                                       help="test: sampled negatives per user (the S3-Rec code uses 99)"),
+    eval_users: int = typer.Option(10_000, "--eval-users", min=0,
+                                   help="test: users evaluated, a seeded sample (0 = all, as the S3-Rec code)"),
     n_users: int = N_USERS, n_items: int = N_ITEMS, n_events: int = N_EVENTS,
 ) -> None:
     """SASRec protocol on a data set: HR@10/NDCG@10 (sampled and full) for the model and baselines."""
@@ -172,7 +176,8 @@ def evaluate(
     with_gru = (checkpoint is None) if gru is None else gru
     try:
         res = run_benchmark(d, mcfg, tcfg, checkpoint=str(checkpoint) if checkpoint else None, with_gru=with_gru,
-                            onnx_dir=str(onnx) if onnx else None, log=typer.echo)
+                            onnx_dir=str(onnx) if onnx else None, log=typer.echo,
+                            eval_negatives=eval_negatives, eval_users=eval_users)
     except (FileNotFoundError, ValueError) as e:
         raise typer.BadParameter(str(e), param_hint="--checkpoint / --onnx") from e
     res["machine"] = machine_info()

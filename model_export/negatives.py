@@ -4,7 +4,9 @@ As in the SASRec code, each evaluated target is ranked against 100 items drawn
 uniformly from the catalogue by rejection (redrawn while the item is in the
 user's history); unlike the original code the whole history, including the
 validation and test items, is excluded, and the 100 negatives are distinct.
-When there are more than 10,000 evaluable users, 10,000 are sampled.
+When there are more than 10,000 evaluable users, 10,000 are sampled (``max_users``; 0 = all).
+The S3-Rec code ranks against 99 negatives and evaluates every user; ``recstream evaluate
+--eval-negatives 99 --eval-users 0`` gives that protocol.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from model_export.data import N_RESERVED
 
 
 def sample_users(users: list[str], max_users: int = 10_000, seed: int = 0) -> list[str]:
-    """All users if there are at most ``max_users``, else a seeded sample (kept in input order)."""
-    if len(users) <= max_users:
+    """All users if there are at most ``max_users`` (or ``max_users`` <= 0), else a seeded sample (kept in input order)."""
+    if max_users <= 0 or len(users) <= max_users:
         return list(users)
     rng = np.random.default_rng(seed)
     keep = np.sort(rng.choice(len(users), size=max_users, replace=False))

@@ -80,3 +80,12 @@ def test_cli_s3rec_train_resume_and_checkpoint_evaluation(tmp_path):
     assert set(res["baselines"]) == {"most_popular"} and set(res["onnx"]) == {"fp32", "int8"}
     assert "epoch " not in r.output
     assert "full_ndcg@10" in r.output and max(len(ln) for ln in r.output.splitlines()) > 80
+    # the S3-Rec code's protocol: 99 negatives, every user
+    r = CliRunner().invoke(app, ["evaluate", "--data", "s3rec", "--path", str(f), "--checkpoint", str(ck),
+                                 "--eval-negatives", "99", "--eval-users", "0", "--json", str(tmp_path / "s.json"),
+                                 *common])
+    assert r.exit_code == 0, r.output
+    s3 = json.loads((tmp_path / "s.json").read_text())
+    assert s3["eval_negatives"] == 99 and s3["eval_users"] == 0 and "99 sampled" in s3["protocol"]
+    assert s3["model"]["n_users"] + s3["model"]["skipped_users"] == len(f.read_text().splitlines())
+    assert res["eval_negatives"] == 100 and "100 sampled" in res["protocol"]

@@ -33,6 +33,7 @@ def test_sample_users_caps_at_max():
     assert sample_users(users, 100) == users
     s = sample_users(users, 10, seed=1)
     assert len(s) == 10 and s == sample_users(users, 10, seed=1) and set(s) <= set(users)
+    assert sample_users(users, 0) == users
 
 
 def test_eval_set_excludes_whole_history():
