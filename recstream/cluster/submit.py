@@ -31,6 +31,7 @@ import yaml
 
 from recstream.cluster.conf import ClusterLayout, flink_home, process_env, write_conf_dir
 from recstream.cluster.rest import FlinkRest
+from recstream.cluster.restore_hints import restore_hint
 from recstream.config import RecstreamConfig
 
 DEFAULT_ENTRY = "flink_jobs.feature_job"
@@ -201,7 +202,9 @@ def submit(cfg: RecstreamConfig, entry: str = DEFAULT_ENTRY, entry_args: list[st
     found = _JOB_ID.findall(out.stdout + out.stderr)
     if out.returncode != 0 or not found:
         tail = "\n".join((out.stdout + out.stderr).strip().splitlines()[-25:])
-        raise SubmitError(f"flink run failed ({out.returncode}); log: {staged / 'flink-run.log'}\n{tail}")
+        hint = restore_hint(out.stdout + out.stderr) if from_savepoint else None
+        raise SubmitError((f"cannot restore {from_savepoint}: {hint}\n" if hint else "")
+                          + f"flink run failed ({out.returncode}); log: {staged / 'flink-run.log'}\n{tail}")
     sub = Submission(job_id=found[0], run_id=run_id, web_url=web_url(rest_url, found[0]), rest_url=rest_url,
                      entry=entry, args=program, staged=str(staged), from_savepoint=from_savepoint,
                      code_digest=digest, taskmanager_pids=tm_pids, warnings=[warning] if warning else [])

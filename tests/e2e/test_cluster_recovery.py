@@ -10,6 +10,9 @@
 2. Stop with a savepoint mid-stream, upgrade the job (a new model version, and the RocksDB state
    backend instead of the heap), resume from the savepoint: the same final state (as in 1), and
    the users updated after the upgrade carry the new model version.
+3. A savepoint of a job whose graph has an operator the new job lacks (the drift step of
+   ``model.runner=udf``, restored into the default ``runner=fold`` job): the submission fails naming
+   the operator and the migration step, and the step it names restores it without loss.
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ import pytest
 
 from recstream.cluster.local import children_of, pid_alive
 from recstream.cluster.rest import FlinkRest
-from recstream.cluster.submit import cancel, submit
+from recstream.cluster.submit import SubmitError, cancel, submit
 from recstream.sources.synthetic import SyntheticSpec
 from tests.e2e.conftest import job_config, stored_progress
 from tests.e2e.helpers import assert_items_and_scores_match_reference, assert_store_matches_reference, write_events
@@ -168,3 +171,28 @@ def test_savepoint_upgrade_keeps_state(flink_cluster, cluster_overrides, tmp_pat
                                                        tmp_path / "reference.sqlite")
     print(json.dumps({"stopped_at_events_folded": at_stop, "events_to_fold": total, "lines_read_before_stop": read1,
                       "lines": len(lines), "model_versions": sorted(versions), **compared}))
+
+
+def test_restore_into_a_job_without_an_operator_names_the_migration_step(flink_cluster, cluster_overrides, tmp_path,
+                                                                          events):
+    path, lines = events
+    cfg1 = job_config(tmp_path, cluster_overrides, *CHECKPOINTS, "model.runner=udf")
+    rest = FlinkRest(flink_cluster.url)
+    sub1 = submit_paced(cfg1, path)
+    wait_mid_stream(rest, sub1.job_id, cfg1.store.sqlite.path, len(lines))
+    savepoint = cancel(cfg1, sub1.job_id, savepoint_dir=tmp_path / "savepoints")
+    assert rest.wait_for_state(sub1.job_id, {"FINISHED"}, timeout_s=60) == "FINISHED"
+    read1 = source_read(rest, sub1.job_id)
+
+    default = job_config(tmp_path, cluster_overrides, *CHECKPOINTS)  # model.runner=fold: no drift operator
+    with pytest.raises(SubmitError) as refused:
+        submit_paced(default, path, from_savepoint=savepoint)
+    message = str(refused.value)
+    assert message.startswith(f"cannot restore {savepoint}: the savepoint holds state of operator "
+                              "'interest-drift-buckets'"), message[:500]
+    assert "--set model.runner=udf" in message
+
+    sub2 = submit_paced(cfg1, path, from_savepoint=savepoint)  # the step the message names
+    assert rest.wait_for_state(sub2.job_id, {"FINISHED"}, timeout_s=300) == "FINISHED"
+    assert read1 + source_read(rest, sub2.job_id) == len(lines)
+    assert_store_matches_reference(cfg1.store.sqlite.path, lines, cfg1.features.params(), [sub1.run_id, sub2.run_id])
