@@ -42,11 +42,19 @@ SCORED_TAG = OutputTag("scored", SCORED_ROWS)
 
 def subtask_index(runtime_context) -> int:
     """Index of this parallel subtask. PyFlink 2.3's ``get_index_of_this_subtask`` calls a
-    Java method that Flink 2 moved to ``getTaskInfo()``, so go through the task info."""
+    Java method that Flink 2 moved to ``getTaskInfo()``, so go through the task info of the Java
+    context (``_runtime_context`` in thread mode, ``_j_runtime_context`` elsewhere). Raises rather
+    than guessing: writers key their run counters by it, and two subtasks under one index would
+    overwrite each other's counts."""
     try:
         return runtime_context.get_index_of_this_subtask()
     except Exception:
-        j_ctx = getattr(runtime_context, "_j_runtime_context", None)
+        pass
+    for attr in ("_runtime_context", "_j_runtime_context"):
+        j_ctx = getattr(runtime_context, attr, None)
         if j_ctx is not None:
-            return int(j_ctx.getTaskInfo().getIndexOfThisSubtask())
-        return 0
+            try:
+                return int(j_ctx.getTaskInfo().getIndexOfThisSubtask())
+            except Exception:
+                continue
+    raise RuntimeError(f"cannot tell this subtask's index from {type(runtime_context).__name__}")
