@@ -281,13 +281,15 @@ def local_pairs(work: Path, half: tuple[Path, int], full: tuple[Path, int], over
 
 
 def cluster_pairs(work: Path, layouts: list[str], half, full, overrides: list[str], tag: str, repeats: int,
-                  parallelism: int, log, cluster_settings: list[str] = ()) -> dict[str, tuple[list[dict], list[dict]]]:
+                  parallelism: int, log, cluster_settings: list[str] = (),
+                  warm=None) -> dict[str, tuple[list[dict], list[dict]]]:
+    """``warm``: (path, lines) of the warm-up run per cluster (default: the half run's file)."""
     from bench.cluster_runs import LayoutClusters
 
     out: dict[str, tuple[list[dict], list[dict]]] = {name: ([], []) for name in layouts}
     with LayoutClusters(work, layouts, parallelism, overrides, cluster_settings) as clusters:
         for name in layouts:  # the TaskManagers' Python start and JIT, not counted
-            clusters.run(name, *half, f"{tag}-{name}-warm")
+            clusters.run(name, *(warm or half), f"{tag}-{name}-warm")
         for i in range(repeats):
             for name in (layouts if i % 2 == 0 else layouts[::-1]):
                 a = clusters.run(name, *half, f"{tag}-{name}-{i}-half")
@@ -356,8 +358,9 @@ def main(argv=None) -> dict:
             workloads.append(wl)
             log(f"  workload: {wl['distinct_users']:,} distinct users, repeat share per "
                 f"{args.window_events} events {wl['repeat_user_fraction_in_window']}")
-            if not rows:  # JVM JIT (the runs share this process's JVM), page cache: not counted
-                warm = write_parts(lines[:40_000], work / "warm", args.parallelism)[1]
+            # warm-up runs (JIT, Python start, page cache), not counted: a prefix of the traffic
+            warm = write_parts(lines[:100_000], work / f"warm-{users}", args.parallelism)[1]
+            if not rows and "local" in layouts:  # the local runs share this process's JVM
                 for i, scoring in enumerate((False, True, False)):
                     file_run(work, *warm, f"warm-{i}", [*model, *SCORING[scoring]], args.parallelism)
 
@@ -390,7 +393,7 @@ def main(argv=None) -> dict:
                 if clusters:
                     try:
                         by_layout = cluster_pairs(work, clusters, half, full, over, tag, args.repeats,
-                                                  args.parallelism, log, args.cluster_set)
+                                                  args.parallelism, log, args.cluster_set, warm)
                     except Exception as exc:  # recorded, and the other stages still report
                         errors.append(f"{tag} clusters {clusters}: {type(exc).__name__}: {str(exc)[:2000]}")
                         log(f"  {errors[-1]}")
