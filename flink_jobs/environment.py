@@ -44,6 +44,13 @@ def flink_configuration(cfg: RecstreamConfig) -> dict[str, str]:
     return conf
 
 
+def final_metrics_wait_ms(cfg: RecstreamConfig, bounded: bool) -> int:
+    """How long the operators of this job wait in ``close()`` for the metrics fetcher
+    (``udfs.flink.metrics.WaitsForFinalMetrics``): ``job.final_metrics_wait_ms`` for bounded
+    runs, 0 for streaming ones (they never end by themselves)."""
+    return cfg.job.final_metrics_wait_ms if bounded else 0
+
+
 def create_environments(cfg: RecstreamConfig):
     prepare_process_env()
     from pyflink.common import Configuration

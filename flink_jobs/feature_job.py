@@ -26,6 +26,7 @@ import argparse
 import uuid
 from pathlib import Path
 
+from flink_jobs.environment import final_metrics_wait_ms
 from flink_jobs.sql import bucket_sql, with_batch_time  # noqa: F401 - with_batch_time: the job's sources use it
 from flink_jobs.state_backend import heap_state
 from recstream.config import RecstreamConfig, load_config
@@ -143,7 +144,7 @@ def build_feature_job(env, t_env, cfg: RecstreamConfig, raw_stream, run_id: str,
     t_env.get_config().set("table.exec.resource.default-parallelism", str(source_parallelism))
     from udfs.flink.metrics import with_final_wait
 
-    final_wait_ms = cfg.job.final_metrics_wait_ms if bounded else 0  # bounded runs only (WaitsForFinalMetrics)
+    final_wait_ms = final_metrics_wait_ms(cfg, bounded)
     params = cfg.features.params()
     from recstream.store.factory import StoreOpener, store_spec
 

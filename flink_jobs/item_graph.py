@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pyflink.common import Types
 
+from flink_jobs.environment import final_metrics_wait_ms
 from flink_jobs.sql import bucket_sql, with_batch_time
 from flink_jobs.state_backend import heap_state
 from udfs.features.runtime import FoldOptions
@@ -40,7 +41,7 @@ def attach_item_features(t_env, cfg, item_records, open_store, run_id: str, boun
     options = FoldOptions.from_config(cfg)
     embeddings = options.embeddings_path if items_cfg.store_embedding else None
     ttl_ms = cfg.job.state_ttl_ms
-    final_wait_ms = cfg.job.final_metrics_wait_ms if bounded else 0  # bounded runs only (WaitsForFinalMetrics)
+    final_wait_ms = final_metrics_wait_ms(cfg, bounded)
     rows = (t_env.to_data_stream(table)
             .key_by(lambda r: r[0], key_type=Types.INT())
             .process(with_final_wait(FoldItemBuckets(params.items, ttl_ms, items_cfg.buckets, embeddings,

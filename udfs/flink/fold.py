@@ -101,8 +101,9 @@ class FoldUserBuckets(WaitsForFinalMetrics, KeyedProcessFunction):
         self.g_lag = SettableGauge(group, "event_time_lag_ms")  # pushed, see udfs/flink/metrics.py
         self.g_state_bytes = SettableGauge(group, "state_bytes_per_user_avg")
         self.g_users_per_batch = SettableGauge(group, "users_per_micro_batch")
-        self.g_users_in_state = SettableGauge(group, "users_in_state")  # as of each bucket's last sweep
-        self.sweep = ExpirySweep(self.ttl_ms, self.buckets) if self.sweep_state else None
+        # users_in_state: as of each bucket's last sweep
+        self.sweep = (ExpirySweep(self.ttl_ms, self.buckets, gauge=SettableGauge(group, "users_in_state"))
+                      if self.sweep_state else None)
         self.rt = FoldRuntime(self.options, self.params)  # loads embeddings, population, pseudonym key
         self.emit_items = self.options.emit_items
         # histograms/distributions exist only in process mode's metric group
@@ -125,10 +126,9 @@ class FoldUserBuckets(WaitsForFinalMetrics, KeyedProcessFunction):
                           self.score_input)
         for stage, reason, raw, origin in res.dead:
             yield DEAD_TAG, Row(stage, reason, raw, origin)
-        if self.sweep is not None and self.sweep.due(bucket):
-            swept = [self.states.map_state] + ([self.prev.map_state] if self.scorer is not None else [])
-            self.sweep.run(bucket, *swept)
-            self.g_users_in_state.set(self.sweep.live_total)
+        if self.sweep is not None:
+            drift_state = [self.prev.map_state] if self.scorer is not None else []
+            self.sweep.maybe_run(bucket, self.states.map_state, *drift_state)
         self.m_in.inc(res.seen)
         self.m_batches.inc()
         if self.m_batch_size is not None:

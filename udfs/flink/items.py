@@ -65,16 +65,16 @@ class FoldItemBuckets(WaitsForFinalMetrics, KeyedProcessFunction):
         self.m_batches = group.counter("item_batches")
         self.m_records = group.counter("item_records")
         self.m_items = group.counter("item_rows")
-        self.g_items_in_state = SettableGauge(group, "items_in_state")  # as of each bucket's last sweep
-        self.sweep = ExpirySweep(self.ttl_ms, self.buckets) if self.sweep_state else None
+        # items_in_state: as of each bucket's last sweep
+        self.sweep = (ExpirySweep(self.ttl_ms, self.buckets, gauge=SettableGauge(group, "items_in_state"))
+                      if self.sweep_state else None)
 
     def process_element(self, row, ctx):
         bucket, recs, n = row[0], row[1], row[2]
         self.layout.check(bucket)
         rows = fold_item_bucket(recs, self.states, self.params, self.embeddings)
-        if self.sweep is not None and self.sweep.due(bucket):
-            self.sweep.run(bucket, self.states.map_state)
-            self.g_items_in_state.set(self.sweep.live_total)
+        if self.sweep is not None:
+            self.sweep.maybe_run(bucket, self.states.map_state)
         self.m_batches.inc()
         self.m_records.inc(n)
         self.m_items.inc(len(rows))

@@ -95,6 +95,6 @@ class BucketDrift(KeyedProcessFunction):
             s = json.loads(scored)
             drift = update_drift(self.prev, user_line_key(line), s["cold"], s["emb"])
             drifts.append("" if drift is None else repr(drift))
-        if self.sweep is not None and self.sweep.due(row[0]):
-            self.sweep.run(row[0], self.prev.map_state)
+        if self.sweep is not None:
+            self.sweep.maybe_run(row[0], self.prev.map_state)
         yield Row(row[0], row[1], row[2], row[3], row[4], "\n".join(drifts))

@@ -40,13 +40,15 @@ class ExpirySweep:
     bench/README.md), paid once per ``interval_s`` per bucket instead of on every access. The
     interval is a tenth of the TTL, at least 0.1 s and at most an hour, so an entry stays at most
     that long past its expiry. Buckets are first due at staggered times so that a subtask's buckets
-    are not all swept in the same second. ``run`` returns the live entries of the first state, which
-    the operators export as a gauge (e.g. ``users_in_state``)."""
+    are not all swept in the same second. ``run`` returns the live entries of the first state;
+    ``maybe_run`` sweeps when due and sets ``gauge`` (e.g. ``users_in_state``) to the live entries
+    over all buckets."""
 
     MAX_INTERVAL_S = 3600.0
     MIN_INTERVAL_S = 0.1
 
-    def __init__(self, ttl_ms: int, buckets: int, clock=time.monotonic) -> None:
+    def __init__(self, ttl_ms: int, buckets: int, clock=time.monotonic, gauge=None) -> None:
+        self.gauge = gauge
         self.interval_s = min(max(ttl_ms / 10_000.0, self.MIN_INTERVAL_S), self.MAX_INTERVAL_S)
         self.buckets = max(buckets, 1)
         self.clock = clock
@@ -68,6 +70,15 @@ class ExpirySweep:
         self.next_due[bucket] = self.clock() + self.interval_s
         self.live[bucket] = counts[0] if counts else 0
         return self.live[bucket]
+
+    def maybe_run(self, bucket: int, *map_states) -> bool:
+        """``run`` if the bucket is due, then the gauge; whether it ran."""
+        if not self.due(bucket):
+            return False
+        self.run(bucket, *map_states)
+        if self.gauge is not None:
+            self.gauge.set(self.live_total)
+        return True
 
     @property
     def live_total(self) -> int:

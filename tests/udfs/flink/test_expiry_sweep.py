@@ -56,3 +56,30 @@ def test_run_walks_every_state_given_and_counts_the_first():
     assert sweep.live_total == 5  # per bucket, as of its last sweep
     assert sweep.run(1, Keys()) == 0
     assert sweep.live_total == 3
+
+
+def test_maybe_run_sweeps_only_when_due_and_sets_the_gauge():
+    class Gauge:
+        value = None
+
+        def set(self, v):
+            self.value = v
+
+    class Keys:
+        def __init__(self, n):
+            self.n = n
+
+        def keys(self):
+            return range(self.n)
+
+    now = [0.0]
+    gauge = Gauge()
+    sweep = ExpirySweep(10_000, 2, clock=lambda: now[0], gauge=gauge)  # interval 1 s
+    assert not sweep.maybe_run(0, Keys(5)) and gauge.value is None  # first sight: scheduled, not swept
+    now[0] = 0.5
+    assert not sweep.maybe_run(0, Keys(5)) and gauge.value is None
+    now[0] = 1.0
+    assert sweep.maybe_run(0, Keys(5)) and gauge.value == 5
+    assert not sweep.maybe_run(1, Keys(3)) and gauge.value == 5
+    now[0] = 3.0
+    assert sweep.maybe_run(1, Keys(3)) and gauge.value == 8  # live entries over all swept buckets
