@@ -203,17 +203,23 @@ def keeps_up(run: dict, seconds: float, slack: float = 0.04) -> bool:
 def live_max_rate(work: Path, overrides: list[str], users: int, start_rate: float, seconds: int = 20,
                   parallelism: int = 2, log=print, run=None) -> tuple[int, list[dict]]:
     """The highest rate the job sustains on live traffic (processing-time micro-batches) over
-    ``users`` users, searched from ``start_rate`` (e.g. the bounded maximum) in steps of 1.25x:
-    down until a run keeps up (:func:`keeps_up`), or up while runs keep up. Returns the rate and
-    the probe runs. ``run(rate) -> dict`` replaces the job run (tests of the search).
+    ``users`` users, searched from ``start_rate`` (e.g. the bounded maximum): while nothing has kept
+    up, down to the rate the failing run achieved (its events over its runtime; at least a 1.25x
+    step); then up in 1.25x steps until a rate fails within one step of the best that kept up
+    (:func:`keeps_up`). Returns the rate and the probe runs. ``run(rate) -> dict`` replaces the job
+    run (tests of the search).
 
     Why not the bounded maximum: a bounded run at full speed fills every micro-batch window with
     whatever backpressure lets through, so its batches are larger (more users and events per
     Python call) than live traffic at any lower rate gets; measured here, the live job fell behind
-    at half of the bounded maximum (bench/README.md, "Item buckets, the live maximum, ...")."""
+    at half of the bounded maximum (bench/README.md, "Item buckets, the live maximum, ..."). Why
+    the jump down: a bounded maximum from short runs can be far off (55k events/s against a live
+    maximum near 4k at 1M users), and each 1.25x step down from it costs a probe that runs at the
+    job's real rate."""
     probes: list[dict] = []
+    passed: list[int] = []
+    failed: list[int] = []
     rate = max(1, int(start_rate))
-    best = None
     for _ in range(20):
         r = run(rate) if run else gen_run(work, f"probe-{rate}", overrides, rate, rate * seconds, users,
                                           bounded=False, parallelism=parallelism)
@@ -221,15 +227,17 @@ def live_max_rate(work: Path, overrides: list[str], users: int, start_rate: floa
         probes.append(r)
         log(f"  live probe {rate}/s: {'keeps up' if r['keeps_up'] else 'falls behind'} "
             f"(net {r['net_runtime_s']:.1f} s for {seconds} s of events, p99 {r['p99_latency_s']} s)")
+        (passed if r["keeps_up"] else failed).append(rate)
+        best = max(passed) if passed else None
+        lowest_failed = min((f for f in failed if best is None or f > best), default=None)
+        if best is not None and lowest_failed is not None and lowest_failed <= best * 1.25 + 1:
+            break  # bracketed within one step
         if r["keeps_up"]:
-            best = rate
-            if any(not p["keeps_up"] for p in probes):
-                break  # came down from a failing rate: this is the highest that kept up
             rate = int(rate * 1.25)
         else:
-            if best is not None:
-                break  # went up from a passing rate and failed
-            rate = max(1, int(rate / 1.25))
+            achieved = rate * seconds / max(r["net_runtime_s"], 1e-9)
+            rate = max(1, int(min(rate / 1.25, achieved)))
+    best = max(passed) if passed else None
     if best is None:
         raise RuntimeError(f"no live rate down to {rate}/s kept up")
     return best, probes
