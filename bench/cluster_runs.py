@@ -87,14 +87,9 @@ class LayoutClusters:
         accounted = prog.get("events_applied", 0) + prog.get("dead_parse", 0) + prog.get("dead_late", 0)
         if accounted != events:
             raise RuntimeError(f"{tag}: {events} events in, {accounted} accounted for")
-        from bench.jobs import staleness_s
-        from recstream.store.factory import open_store
+        from bench.jobs import run_staleness_s
 
-        store = open_store(cfg.store, read_only=True)
-        try:
-            p50, p99 = staleness_s(store.run_stats(sub.run_id))
-        finally:
-            store.close()
+        p50, p99 = run_staleness_s(cfg.store, sub.run_id)
         return {"tag": tag, "layout": name, "events": events, "duration_s": duration_s, "state": state,
                 "feature_rows": prog.get("feature_rows"), "scored_rows": prog.get("scored_rows"),
                 "score_staleness_p50_s": p50, "score_staleness_p99_s": p99}

@@ -49,11 +49,21 @@ def staleness_s(stats: dict) -> tuple[float | None, float | None]:
     return (None if p50 is None else p50 / 1000), (None if p99 is None else p99 / 1000)
 
 
+def run_staleness_s(store_cfg, run_id: str) -> tuple[float | None, float | None]:
+    """:func:`staleness_s` of run ``run_id`` as the store holds its counters."""
+    from recstream.store.factory import open_store
+
+    store = open_store(store_cfg, read_only=True)
+    try:
+        return staleness_s(store.run_stats(run_id))
+    finally:
+        store.close()
+
+
 def file_run(work: Path, replay: Path, events: int, tag: str, overrides: list[str], parallelism: int = 2) -> dict:
     """The job on a replay file (or a directory of ``*.jsonl`` parts, one reader each) on the
     local mini-cluster, every line accounted for; peak RSS sampled while it runs."""
     from recstream.runner import run_local
-    from recstream.store.factory import open_store
 
     cfg = load_config(overrides=[
         "source.kind=file", f"source.file.path={replay}", f"store.sqlite.path={work / f'store-{tag}.sqlite'}",
@@ -62,11 +72,7 @@ def file_run(work: Path, replay: Path, events: int, tag: str, overrides: list[st
         summary = run_local(cfg)
     if summary.events_in != events or summary.accounted != events:
         raise RuntimeError(f"{tag}: {events} lines, {summary.events_in} read, {summary.accounted} accounted for")
-    store = open_store(cfg.store, read_only=True)
-    try:
-        p50, p99 = staleness_s(store.run_stats(summary.run_id))
-    finally:
-        store.close()
+    p50, p99 = run_staleness_s(cfg.store, summary.run_id)
     return {"tag": tag, "events": events, "parallelism": parallelism, "net_runtime_s": summary.job_net_runtime_s,
             "wall_s": round(summary.wall_s, 2), "feature_rows": summary.feature_rows,
             "scored_rows": summary.extra.get("scored_rows"), "cold_start_rows": summary.extra.get("cold_start_rows"),
@@ -237,7 +243,6 @@ def live_max_rate(work: Path, overrides: list[str], users: int, start_rate: floa
         else:
             achieved = rate * seconds / max(r["net_runtime_s"], 1e-9)
             rate = max(1, int(min(rate / 1.25, achieved)))
-    best = max(passed) if passed else None
     if best is None:
         raise RuntimeError(f"no live rate down to {rate}/s kept up")
     return best, probes
