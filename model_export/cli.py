@@ -158,8 +158,9 @@ def evaluate(
     json_out: Optional[Path] = typer.Option(None, "--json", help="write the results as JSON here"),
     eval_negatives: int = typer.Option(100, "--eval-negatives", min=1,
                                        help="test: sampled negatives per user (the S3-Rec code uses 99)"),
-    eval_users: int = typer.Option(10_000, "--eval-users", min=0,
-                                   help="test: users evaluated, a seeded sample (0 = all, as the S3-Rec code)"),
+    eval_users: Optional[int] = typer.Option(None, "--eval-users", min=0,
+                                             help="test: users evaluated, a seeded sample (default: as in "
+                                                  "training's evaluation, 10,000; 0 = all, as the S3-Rec code)"),
     n_users: int = N_USERS, n_items: int = N_ITEMS, n_events: int = N_EVENTS,
 ) -> None:
     """SASRec protocol on a data set: HR@10/NDCG@10 (sampled and full) for the model and baselines."""
